@@ -1,0 +1,35 @@
+"""d2l-deep-rnn: the "Deep Recurrent Neural Networks" section of Dive into Deep Learning
+(MXNet edition), runnable: a fused Gluon deep RNN, the same model from scratch, and the
+book's training loop for both."""
+import os
+import sys
+import warnings
+
+if sys.version_info >= (3, 12):
+    raise ImportError('d2l-deep-rnn needs Python 3.8 to 3.11: MXNet 1.9.1 (the last release) '
+                      f'cannot run on Python {sys.version.split()[0]}; create the virtual '
+                      'environment with python3.11')
+
+# MXNet reads these when it is first imported. It runs one OpenMP thread by default here;
+# using every core doubled the fused LSTM's speed on a 2-core machine.
+if 'mxnet' not in sys.modules:
+    os.environ.setdefault('OMP_NUM_THREADS', str(len(os.sched_getaffinity(0))))
+if os.environ.get('MXNET_USE_MKLDNN_RNN') == '0':
+    warnings.warn('MXNET_USE_MKLDNN_RNN=0 selects MXNet 1.9.1\'s native CPU RNN kernel, whose '
+                  'gradients are wrong below the top layer when num_layers >= 2 '
+                  '(apache/mxnet#17898); unset it', RuntimeWarning)
+
+from mxnet import npx  # noqa: E402
+
+npx.set_np()
+
+from .config import Config, UsageError  # noqa: E402
+from .data import load_data_time_machine, load_data_splits  # noqa: E402
+from .gluon_model import DeepRNN  # noqa: E402
+from .scratch_model import DeepRNNScratch  # noqa: E402
+from .convert import copy_params  # noqa: E402
+from .training import train  # noqa: E402
+from .generate import predict  # noqa: E402
+
+__all__ = ['Config', 'UsageError', 'load_data_time_machine', 'load_data_splits', 'DeepRNN',
+           'DeepRNNScratch', 'copy_params', 'train', 'predict']

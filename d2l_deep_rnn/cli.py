@@ -1,0 +1,175 @@
+"""`python -m d2l_deep_rnn`: the main job.
+
+Trains the from-scratch and the Gluon deep RNN with the same hyperparameters, the same
+initial weights (copied) and the same data order, then writes `perplexity.png`,
+`summary.json` and prints a table with a sample of each model's text.
+"""
+import argparse
+import json
+import os
+import sys
+
+import mxnet as mx
+
+from .config import Config, UsageError
+from .convert import copy_params
+from .data import SHA1, atomic_write_bytes, load_data_splits
+from .generate import predict
+from .gluon_model import DeepRNN
+from .plots import plot_perplexity
+from .scratch_model import DeepRNNScratch
+from .training import ensure_initialized, set_seed, train
+
+PREFIX = 'time traveller'
+FLAGS = {  # flag: (Config field, type, help)
+    '--epochs': ('num_epochs', int, 'training epochs'),
+    '--cell': ('cell', str, 'rnn, gru or lstm'),
+    '--num-layers': ('num_layers', int, 'hidden layers L'),
+    '--num-hiddens': ('num_hiddens', int, 'hidden units h per layer'),
+    '--batch-size': ('batch_size', int, 'sequences per minibatch'),
+    '--num-steps': ('num_steps', int, 'time steps per sequence'),
+    '--lr': ('lr', float, 'SGD learning rate'),
+    '--clip': ('clip', float, 'gradient norm clipping threshold'),
+    '--max-tokens': ('max_tokens', int, 'training characters (-1: all but the held-out tail)'),
+    '--val-tokens': ('val_tokens', int, 'held-out characters at the end of the book'),
+    '--activation': ('activation', str, "phi for --cell rnn: tanh or relu"),
+    '--seed': ('seed', int, 'seed for weights and data order'),
+}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (exit status 2), without the usage block."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message} (see --help)\n')
+
+
+def build_parser():
+    defaults = Config.small()
+    parser = ArgumentParser(
+        prog='python -m d2l_deep_rnn',
+        description='Train a deep RNN from scratch and with Gluon on The Time Machine, '
+                    'side by side. The defaults take a few minutes on a 2-core CPU; '
+                    '--epochs 500 gives the book\'s full run.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    for flag, (field, kind, text) in FLAGS.items():
+        parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field),
+                            help=text)
+    parser.add_argument('--random-iter', dest='use_random_iter', action='store_true',
+                        help='random sampling instead of sequential partitioning')
+    parser.add_argument('--ctx', default='auto',
+                        help="auto (a GPU if MXNet sees one), cpu, gpu, or e.g. gpu:1")
+    parser.add_argument('--out', default='out', help='folder for the output files')
+    parser.add_argument('--data-dir', default=None,
+                        help='folder holding timemachine.txt (else $D2L_DEEP_RNN_DATA, the '
+                             'cache, or a download)')
+    parser.add_argument('--quiet', action='store_true', help='no per-epoch progress lines')
+    return parser
+
+
+def parse_ctx(text):
+    """'auto', 'cpu', 'gpu', 'cpu:0', 'gpu:1' -> an MXNet context, checked to exist."""
+    if text == 'auto':
+        return mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()
+    kind, _, index = text.partition(':')
+    if kind not in ('cpu', 'gpu') or (index and not index.isdigit()):
+        raise UsageError(f"--ctx must be auto, cpu, gpu, cpu:N or gpu:N; got {text!r}")
+    index = int(index or 0)
+    if kind == 'gpu' and index >= mx.context.num_gpus():
+        raise UsageError(f'--ctx {text}: MXNet sees {mx.context.num_gpus()} GPU(s); install a '
+                         f'CUDA build (for example mxnet-cu112) or use --ctx cpu')
+    return mx.gpu(index) if kind == 'gpu' else mx.cpu(index)
+
+
+def prepare_out_dir(path):
+    """Create the output folder and prove it is writable before hours of training."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        atomic_write_bytes(os.path.join(path, '.write-test'), b'')
+        os.remove(os.path.join(path, '.write-test'))
+    except OSError as e:
+        raise UsageError(f'cannot write to the output folder {path} ({e.strerror}); '
+                         f'choose another with --out') from None
+
+
+def build_models(config, vocab_size, ctx):
+    """The Gluon model initialized from the seed, and the scratch model with its weights."""
+    set_seed(config.seed)
+    args = (vocab_size, config.num_hiddens, config.num_layers, config.cell, config.activation)
+    gluon_net, scratch_net = DeepRNN(*args), DeepRNNScratch(*args)
+    ensure_initialized(gluon_net, ctx)
+    ensure_initialized(scratch_net, ctx)
+    copy_params(gluon_net, scratch_net)
+    return {'scratch': scratch_net, 'gluon': gluon_net}
+
+
+def run(config, ctx, out, data_dir=None, verbose=True):
+    """The main job; returns the summary it wrote to `out`/summary.json."""
+    prepare_out_dir(out)
+    train_iter, val_iter, vocab = load_data_splits(
+        config.batch_size, config.num_steps, config.use_random_iter, config.max_tokens,
+        config.val_tokens, data_dir)
+    models = build_models(config, len(vocab), ctx)
+    results = {}
+    for name, net in models.items():
+        history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
+                        clip=config.clip, use_random_iter=config.use_random_iter,
+                        val_iter=val_iter, seed=config.seed, verbose=verbose)
+        results[name] = summarize(history, predict(PREFIX, 50, net, vocab, ctx))
+        results[name]['history'] = history
+    plot_perplexity({f'{n} ({m.cell}, {m.num_layers} layers)': r['history']
+                     for (n, m), r in zip(models.items(), results.values())},
+                    os.path.join(out, 'perplexity.png'),
+                    title=f'{config.num_layers}-layer {describe_cell(config)}, '
+                          f'{config.num_hiddens} hiddens, on {ctx}')
+    summary = {'config': config.as_dict(), 'ctx': str(ctx), 'corpus_sha1': SHA1,
+               'train_tokens': len(train_iter.corpus), 'val_tokens': len(val_iter.corpus),
+               'vocab_size': len(vocab), 'unigram_ppl': results['gluon']['history'].get(
+                   'unigram_ppl'), 'models': results}
+    atomic_write_bytes(os.path.join(out, 'summary.json'),
+                       json.dumps(summary, indent=1).encode())
+    return summary
+
+
+def describe_cell(config):
+    """'tanh RNN', 'GRU', 'LSTM'."""
+    return f'{config.activation} RNN' if config.cell == 'rnn' else config.cell.upper()
+
+
+def summarize(history, sample):
+    tokens = sum(r * s for r, s in zip(history['tokens_per_sec'], history['seconds']))
+    seconds = sum(history['seconds'])
+    return {'train_ppl': history['train_ppl'][-1],
+            'val_ppl': history['val_ppl'][-1] if history['val_ppl'] else None,
+            'tokens_per_sec': tokens / seconds, 'seconds': seconds, 'sample': sample}
+
+
+def format_table(summary):
+    lines = [f"{'model':<8} {'train ppl':>9} {'val ppl':>8} {'tokens/s':>9} {'seconds':>8}"]
+    for name, r in summary['models'].items():
+        lines.append(f"{name:<8} {r['train_ppl']:9.2f} {r['val_ppl']:8.2f} "
+                     f"{r['tokens_per_sec']:9,.0f} {r['seconds']:8.1f}")
+    lines.append(f"(unigram perplexity of the validation text: {summary['unigram_ppl']:.2f}; "
+                 f"context {summary['ctx']})")
+    for name, r in summary['models'].items():
+        lines.append(f'{name:<8} {r["sample"]!r}')
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        config = Config(**{field: getattr(args, field) for field, *_ in FLAGS.values()},
+                        use_random_iter=args.use_random_iter)
+        ctx = parse_ctx(args.ctx)
+        summary = run(config, ctx, args.out, args.data_dir, verbose=not args.quiet)
+    except UsageError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('interrupted: nothing was written for the unfinished run', file=sys.stderr)
+        return 130
+    print(format_table(summary))
+    print(f'wrote {os.path.join(args.out, "perplexity.png")} and '
+          f'{os.path.join(args.out, "summary.json")}')
+    return 0

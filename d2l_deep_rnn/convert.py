@@ -1,0 +1,105 @@
+"""Copy weights between `DeepRNN` (MXNet's fused layout) and `DeepRNNScratch` (the section's).
+
+The fused kernel keeps, per layer l, `l{l}_i2h_weight` (G*h, inputs) and `l{l}_h2h_weight`
+(G*h, h), the G gates stacked in the order below, and two bias vectors `l{l}_i2h_bias`,
+`l{l}_h2h_bias` that are simply added, except for the GRU candidate, where the reset gate
+multiplies (H W_hh + b_hh). Weights are stored transposed: W_xh = i2h_weight[gate].T.
+"""
+from mxnet import np
+
+from .config import UsageError
+from .gluon_model import DeepRNN
+from .scratch_model import DeepRNNScratch
+
+FUSED_GATE_ORDER = {'rnn': 'h', 'gru': 'rzh', 'lstm': 'ifco'}
+
+
+def copy_params(src, dst):
+    """Copy the weights of a `DeepRNN` into a `DeepRNNScratch` of the same shape, or back;
+    afterwards both compute the same function. Both must be initialized."""
+    check_same_shape(src, dst)
+    if isinstance(src, DeepRNN) and isinstance(dst, DeepRNNScratch):
+        arrays, params = scratch_view(src), scratch_params(dst)
+    elif isinstance(src, DeepRNNScratch) and isinstance(dst, DeepRNN):
+        arrays, params = fused_view(src), fused_params(dst)
+    else:
+        raise UsageError('copy_params copies DeepRNN -> DeepRNNScratch or back, got '
+                         f'{type(src).__name__} -> {type(dst).__name__}')
+    for name, param in params.items():
+        param.set_data(arrays[name].as_in_ctx(param.list_ctx()[0]))
+
+
+def check_same_shape(a, b):
+    for setting in ('cell', 'vocab_size', 'num_hiddens', 'num_layers', 'activation'):
+        if getattr(a, setting, None) != getattr(b, setting, None):
+            raise UsageError(f'cannot copy parameters: {setting} differs '
+                             f'({getattr(a, setting, None)!r} vs {getattr(b, setting, None)!r})')
+
+
+def scratch_params(net):
+    """The section's parameters of a `DeepRNNScratch` by short name: 'layer1_W_xh', ..., 'W_hq'."""
+    params = {}
+    for l, layer in enumerate(net.layers, start=1):
+        for name, param in layer._reg_params.items():
+            params[f'layer{l}_{name}'] = param
+    params.update(W_hq=net.W_hq, b_q=net.b_q)
+    return params
+
+
+def fused_params(net):
+    """The parameters of a `DeepRNN` by short name: 'l0_i2h_weight', ..., 'dense_weight'."""
+    params = {name: getattr(net.rnn, name) for name in fused_names(net.num_layers)}
+    params.update(dense_weight=net.dense.weight, dense_bias=net.dense.bias)
+    return params
+
+
+def fused_names(num_layers):
+    return [f'l{i}_{kind}' for i in range(num_layers)
+            for kind in ('i2h_weight', 'h2h_weight', 'i2h_bias', 'h2h_bias')]
+
+
+def scratch_view(net, grad=False):
+    """A `DeepRNN`'s weights (or gradients) in the section's layout, by `scratch_params` name.
+
+    A scratch bias b_g is i2h_bias[g] + h2h_bias[g]; its gradient is i2h_bias's
+    (h2h_bias and b_hh are frozen, so they have no gradient).
+    """
+    get = (lambda p: p.grad()) if grad else (lambda p: p.data())
+    h, fused = net.num_hiddens, fused_params(net)
+    out = {}
+    for i in range(net.num_layers):
+        rows = lambda name, k: get(fused[f'l{i}_{name}'])[k * h:(k + 1) * h]  # noqa: E731
+        prefix = f'layer{i + 1}_'
+        for k, g in enumerate(FUSED_GATE_ORDER[net.cell]):
+            out[prefix + f'W_x{g}'] = rows('i2h_weight', k).T
+            out[prefix + f'W_h{g}'] = rows('h2h_weight', k).T
+            if grad:
+                out[prefix + f'b_{g}'] = rows('i2h_bias', k)
+            elif net.cell == 'gru' and g == 'h':  # the bias inside the reset gate stays apart
+                out[prefix + 'b_h'] = rows('i2h_bias', k)
+                out[prefix + 'b_hh'] = rows('h2h_bias', k)
+            else:
+                out[prefix + f'b_{g}'] = rows('i2h_bias', k) + rows('h2h_bias', k)
+    out['W_hq'] = get(fused['dense_weight']).T
+    out['b_q'] = get(fused['dense_bias'])
+    return out
+
+
+def fused_view(net):
+    """A `DeepRNNScratch`'s weights in MXNet's fused layout, by `fused_params` name
+    (all of a gate's bias goes to i2h_bias; h2h_bias is zero but for the GRU's b_hh)."""
+    scratch = {name: p.data() for name, p in scratch_params(net).items()}
+    out = {}
+    gates = FUSED_GATE_ORDER[net.cell]
+    for i in range(net.num_layers):
+        layer = lambda name: scratch[f'layer{i + 1}_{name}']  # noqa: E731
+        out[f'l{i}_i2h_weight'] = np.concatenate([layer(f'W_x{g}').T for g in gates])
+        out[f'l{i}_h2h_weight'] = np.concatenate([layer(f'W_h{g}').T for g in gates])
+        out[f'l{i}_i2h_bias'] = np.concatenate([layer(f'b_{g}') for g in gates])
+        h2h_bias = np.zeros_like(out[f'l{i}_i2h_bias'])
+        if net.cell == 'gru':
+            h2h_bias[2 * net.num_hiddens:] = layer('b_hh')
+        out[f'l{i}_h2h_bias'] = h2h_bias
+    out['dense_weight'] = scratch['W_hq'].T
+    out['dense_bias'] = scratch['b_q']
+    return out

@@ -1,0 +1,48 @@
+"""Text generation: the book's `predict_ch8`, greedy by default, sampled with a temperature."""
+import re
+
+import numpy as onp
+from mxnet import np, npx
+
+from .config import UsageError
+
+
+def clean_prefix(prefix):
+    """The corpus's preprocessing applied to a prompt: lowercase letters and single spaces."""
+    return re.sub('[^A-Za-z]+', ' ', prefix).lower()
+
+
+def net_ctx(net):
+    """The context that holds `net`'s parameters."""
+    return next(iter(net.collect_params().values())).list_ctx()[0]
+
+
+def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None):
+    """`prefix` followed by `num_preds` generated characters.
+
+    Temperature 0 picks the most likely character each step (the book's greedy decoding);
+    a positive temperature samples from softmax(logits / temperature), reproducibly with `seed`.
+    `<unk>` is never emitted: the training text has none, only an untrained model picks it.
+    """
+    text = clean_prefix(prefix)
+    if not text.strip():
+        raise UsageError(f'the prefix {prefix!r} has no letters; give a prefix such as '
+                         f'"time traveller"')
+    if not temperature >= 0:
+        raise UsageError(f'temperature must be >= 0, got {temperature!r}')
+    ctx = ctx if ctx is not None else net_ctx(net)
+    rng = onp.random.RandomState(seed)
+    outputs = [vocab[c] for c in text]
+    state = net.begin_state(batch_size=1, ctx=ctx)
+    logits, state = net(np.array([outputs], dtype='int32', ctx=ctx), state)  # warm-up on prefix
+    for _ in range(num_preds):
+        last = logits[-1].copy()  # (vocab_size,): the prediction after the latest character
+        last[vocab.unk] = -float('inf')
+        if temperature == 0:
+            token = int(last.argmax())
+        else:
+            probs = npx.softmax(last / temperature).asnumpy().astype('float64')
+            token = int(rng.choice(len(probs), p=probs / probs.sum()))
+        outputs.append(token)
+        logits, state = net(np.array([[token]], dtype='int32', ctx=ctx), state)
+    return ''.join(vocab.idx_to_token[i] for i in outputs)

@@ -1,0 +1,62 @@
+"""The concise deep RNN: MXNet's fused `rnn.RNN/GRU/LSTM(num_hiddens, num_layers)` plus a
+dense output layer, as the book's `RNNModel` (one-hot inputs, time-major outputs)."""
+from mxnet.gluon import nn, rnn
+
+from .config import UsageError, check_choice, check_positive_int, CELLS, ACTIVATIONS
+
+FUSED_LAYERS = {'rnn': rnn.RNN, 'gru': rnn.GRU, 'lstm': rnn.LSTM}
+
+
+def check_model_args(vocab_size, num_hiddens, num_layers, cell, activation):
+    """Raise `UsageError` (a ValueError) naming the first bad constructor argument."""
+    check_positive_int('vocab_size', vocab_size)
+    check_positive_int('num_hiddens', num_hiddens)
+    check_positive_int('num_layers', num_layers)
+    check_choice('cell', cell, CELLS)
+    check_choice('activation', activation, ACTIVATIONS)
+    if cell != 'rnn' and activation != 'tanh':
+        raise UsageError(f"activation={activation!r} applies only to cell='rnn'; "
+                         f"GRU and LSTM cells use tanh")
+
+
+class DeepRNN(nn.HybridBlock):
+    """`num_layers` stacked recurrent layers of `num_hiddens` units (one fused kernel),
+    then O_t = H_t^(L) W_hq + b_q.
+
+    `Y, state = net(X, state)`: X holds tokens (batch_size, num_steps); Y holds logits
+    (num_steps * batch_size, vocab_size), time-major. `state` is a list of
+    (num_layers, batch_size, num_hiddens) arrays: [H], or [H, C] for the LSTM.
+
+    The fused layer keeps two bias vectors per layer, `i2h_bias` and `h2h_bias`, that are
+    simply added (cuDNN's layout). We freeze `h2h_bias` at zero so that `i2h_bias` is the
+    section's b_h: with one bias per gate, SGD and gradient clipping see the same parameters
+    as in `DeepRNNScratch`, and copied weights train identically. (The book trains both,
+    which doubles the biases' learning rate and lets the GRU learn one more bias, b_hh.)
+    """
+
+    def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
+                 dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
+        if not 0 <= dropout < 1:
+            raise UsageError(f'dropout must be in [0, 1), got {dropout!r}')
+        self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
+        self.cell, self.activation = cell, activation
+        extra = {'activation': activation} if cell == 'rnn' else {}  # rnn.RNN defaults to relu
+        with self.name_scope():
+            self.rnn = FUSED_LAYERS[cell](num_hiddens, num_layers, dropout=dropout,
+                                          input_size=vocab_size, **extra)
+            self.dense = nn.Dense(vocab_size, in_units=num_hiddens)
+        for l in range(num_layers):
+            getattr(self.rnn, f'l{l}_h2h_bias').grad_req = 'null'  # see the docstring
+
+    def hybrid_forward(self, F, inputs, state):
+        X = F.npx.one_hot(inputs.T, self.vocab_size)  # (num_steps, batch_size, vocab_size)
+        Y, state = self.rnn(X, state)  # Y: (num_steps, batch_size, num_hiddens), layer L only
+        output = self.dense(Y.reshape(-1, self.num_hiddens))  # (num_steps*batch_size, vocab)
+        return output, state
+
+    def begin_state(self, batch_size, ctx=None):
+        """Zero states in the rnn layer's own format: [H] or [H, C], (L, batch_size, h) each."""
+        kwargs = {'ctx': ctx} if ctx is not None else {}
+        return self.rnn.begin_state(batch_size=batch_size, **kwargs)

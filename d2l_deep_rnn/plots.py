@@ -1,0 +1,47 @@
+"""Figures: perplexity per epoch, written as PNG files (atomically) or drawn inline."""
+import os
+import tempfile
+
+from matplotlib.figure import Figure
+
+
+def plot_perplexity(histories, path=None, title=None):
+    """One figure: training (solid) and validation (dashed) perplexity per epoch of each
+    model in `histories` ({label: history}), with the unigram level for reference.
+
+    Saves a PNG at `path` when given; returns the matplotlib Figure (inline in notebooks)."""
+    fig = Figure(figsize=(7, 4.2), dpi=120)
+    ax = fig.add_subplot()
+    unigram = None
+    for i, (label, history) in enumerate(histories.items()):
+        epochs = range(1, len(history['train_ppl']) + 1)
+        style = dict(color=f'C{i}', linewidth=max(1.2, 3.0 - 1.6 * i))  # curves that coincide
+        ax.plot(epochs, history['train_ppl'], '-', label=f'{label} train', **style)  # stay visible
+        if history.get('val_ppl'):
+            ax.plot(epochs, history['val_ppl'], '--', label=f'{label} validation', **style)
+        unigram = history.get('unigram_ppl', unigram)
+    if unigram is not None:
+        ax.axhline(unigram, color='gray', linestyle=':', label=f'unigram ({unigram:.1f})')
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('perplexity')
+    ax.set_title(title or 'Perplexity per epoch')
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def save_figure(fig, path):
+    """Write `fig` as a PNG via a temporary file and a rename, so `path` is never half-written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
+                               suffix='.png')
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format='png')
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

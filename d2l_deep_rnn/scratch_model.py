@@ -1,0 +1,138 @@
+"""The deep RNN from scratch: the section's equations, layer by layer and step by step.
+
+For each time step t and each layer l = 1..L (H_t^(0) is the one-hot input X_t):
+
+    H_t^(l) = phi(H_t^(l-1) W_xh^(l) + H_{t-1}^(l) W_hh^(l) + b_h^(l))
+    O_t     = H_t^(L) W_hq + b_q
+
+GRU and LSTM layers replace the H_t^(l) line by their gated update, with one
+(W_x*, W_h*, b_*) set per gate. Each layer is a Gluon child block, so every
+parameter is registered, initialized, updated and saved (the book's d2l 1.0.3
+`StackedRNNScratch` keeps its layers in a plain list and so trains only its output layer).
+"""
+from mxnet import init, np, npx
+from mxnet.gluon import nn
+
+from .gluon_model import check_model_args
+
+WEIGHT_INIT = init.Normal(0.01)  # the book's scratch models: N(0, 0.01^2) weights, zero biases
+
+
+class ScratchLayer(nn.HybridBlock):
+    """One hidden layer for one time step: (H_t^(l-1), state_{t-1}^(l)) -> state_t^(l)."""
+
+    gates = ()  # gate letters g: each gate has W_xg (num_inputs, h), W_hg (h, h), b_g (h,)
+
+    def __init__(self, num_inputs, num_hiddens, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            for g in self.gates:
+                self.add_param(f'W_x{g}', (num_inputs, num_hiddens), WEIGHT_INIT)
+                self.add_param(f'W_h{g}', (num_hiddens, num_hiddens), WEIGHT_INIT)
+                self.add_param(f'b_{g}', (num_hiddens,), 'zeros')
+
+    def add_param(self, name, shape, initializer):
+        setattr(self, name, self.params.get(name, shape=shape, init=initializer))
+
+
+class RNNLayerScratch(ScratchLayer):
+    """H_t^(l) = phi(H_t^(l-1) W_xh^(l) + H_{t-1}^(l) W_hh^(l) + b_h^(l))."""
+
+    gates = ('h',)
+
+    def __init__(self, num_inputs, num_hiddens, activation='tanh', **kwargs):
+        super().__init__(num_inputs, num_hiddens, **kwargs)
+        self.activation = activation
+
+    def hybrid_forward(self, F, X, H, W_xh, W_hh, b_h):
+        phi = F.np.tanh if self.activation == 'tanh' else F.npx.relu
+        H = phi(F.np.dot(X, W_xh) + F.np.dot(H, W_hh) + b_h)
+        return (H,)
+
+
+class GRULayerScratch(ScratchLayer):
+    """The gated recurrent unit as MXNet's fused kernel computes it.
+
+    One difference from the book's scratch GRU: the reset gate multiplies
+    (H_{t-1} W_hh + b_hh), not H_{t-1} before the product. We compute what the fused
+    kernel computes, so that both agree. b_hh is the fused layer's `h2h_bias` for the
+    candidate; like that one in `DeepRNN`, it stays frozen (zero unless copied in).
+    """
+
+    gates = ('r', 'z', 'h')
+
+    def __init__(self, num_inputs, num_hiddens, **kwargs):
+        super().__init__(num_inputs, num_hiddens, **kwargs)
+        with self.name_scope():
+            self.add_param('b_hh', (num_hiddens,), 'zeros')
+        self.b_hh.grad_req = 'null'
+
+    def hybrid_forward(self, F, X, H, W_xr, W_hr, b_r, W_xz, W_hz, b_z, W_xh, W_hh, b_h, b_hh):
+        dot, sigmoid = F.np.dot, F.npx.sigmoid
+        R = sigmoid(dot(X, W_xr) + dot(H, W_hr) + b_r)  # reset gate
+        Z = sigmoid(dot(X, W_xz) + dot(H, W_hz) + b_z)  # update gate
+        H_tilde = F.np.tanh(dot(X, W_xh) + b_h + R * (dot(H, W_hh) + b_hh))  # candidate
+        H = Z * H + (1 - Z) * H_tilde
+        return (H,)
+
+
+class LSTMLayerScratch(ScratchLayer):
+    """Long short-term memory: input, forget and output gates, candidate memory C_tilde."""
+
+    gates = ('i', 'f', 'o', 'c')
+
+    def hybrid_forward(self, F, X, H, C, W_xi, W_hi, b_i, W_xf, W_hf, b_f,
+                       W_xo, W_ho, b_o, W_xc, W_hc, b_c):
+        dot, sigmoid = F.np.dot, F.npx.sigmoid
+        I_t = sigmoid(dot(X, W_xi) + dot(H, W_hi) + b_i)  # input gate
+        F_t = sigmoid(dot(X, W_xf) + dot(H, W_hf) + b_f)  # forget gate
+        O_t = sigmoid(dot(X, W_xo) + dot(H, W_ho) + b_o)  # output gate
+        C_tilde = F.np.tanh(dot(X, W_xc) + dot(H, W_hc) + b_c)  # candidate memory
+        C = F_t * C + I_t * C_tilde
+        H = O_t * F.np.tanh(C)
+        return (H, C)
+
+
+SCRATCH_LAYERS = {'rnn': RNNLayerScratch, 'gru': GRULayerScratch, 'lstm': LSTMLayerScratch}
+
+
+class DeepRNNScratch(nn.Block):
+    """L hidden layers from scratch and an output layer; same call and state format as
+    `DeepRNN`: `Y, state = net(X, state)`, Y of shape (num_steps * batch_size, vocab_size)."""
+
+    def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
+                 **kwargs):
+        super().__init__(**kwargs)
+        check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
+        self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
+        self.cell, self.activation = cell, activation
+        extra = {'activation': activation} if cell == 'rnn' else {}
+        with self.name_scope():
+            self.layers = nn.HybridSequential()  # a registered container: every layer trains
+            for l in range(1, num_layers + 1):
+                num_inputs = vocab_size if l == 1 else num_hiddens  # W_xh^(1): d x h, else h x h
+                self.layers.add(SCRATCH_LAYERS[cell](num_inputs, num_hiddens,
+                                                     prefix=f'layer{l}_', **extra))
+            self.W_hq = self.params.get('W_hq', shape=(num_hiddens, vocab_size), init=WEIGHT_INIT)
+            self.b_q = self.params.get('b_q', shape=(vocab_size,), init='zeros')
+
+    def forward(self, inputs, state):
+        X = npx.one_hot(inputs.T, self.vocab_size)  # (num_steps, batch_size, vocab_size)
+        # state[k] is (L, batch_size, h); layer l's own state is (state[0][l-1], ...)
+        layer_states = [tuple(s[l] for s in state) for l in range(self.num_layers)]
+        W_hq, b_q = self.W_hq.data(inputs.ctx), self.b_q.data(inputs.ctx)
+        outputs = []
+        for X_t in X:  # time step t: X_t is (batch_size, vocab_size)
+            H = X_t  # H_t^(0)
+            for l, layer in enumerate(self.layers):  # layer l+1 gets H_t^(l) from below
+                layer_states[l] = layer(H, *layer_states[l])
+                H = layer_states[l][0]  # H_t^(l+1), passed up and on to step t+1
+            outputs.append(np.dot(H, W_hq) + b_q)  # O_t: (batch_size, vocab_size)
+        new_state = [np.stack([s[k] for s in layer_states]) for k in range(len(state))]
+        return np.concatenate(outputs, axis=0), new_state
+
+    def begin_state(self, batch_size, ctx=None):
+        """Zero states: [H] or [H, C] for the LSTM, each (num_layers, batch_size, num_hiddens)."""
+        shape = (self.num_layers, batch_size, self.num_hiddens)
+        kwargs = {'ctx': ctx} if ctx is not None else {}
+        return [np.zeros(shape, **kwargs) for _ in range(2 if self.cell == 'lstm' else 1)]

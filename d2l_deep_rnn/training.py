@@ -1,0 +1,154 @@
+"""The book's `train_ch8` for either model: SGD, clipping of the global gradient norm,
+perplexity per epoch, and tokens per second.
+
+Changed from the book, without changing what is computed: the loss is summed on the
+device and read once per epoch (the book reads it after every batch, which stalls
+MXNet's asynchronous engine), and the clipping scale is computed on the device too
+(`gluon.utils.clip_global_norm` fails on numpy-interface arrays in MXNet 1.9.1).
+"""
+import math
+import random
+import sys
+import time
+
+import mxnet as mx
+import numpy as onp
+from d2l import mxnet as d2l
+from mxnet import autograd, gluon, init, np
+
+from .config import UsageError
+from .data import unigram_perplexity
+
+
+class TrainingDiverged(UsageError):
+    """The loss became NaN or infinite."""
+
+
+def set_seed(seed):
+    """Seed every generator a run draws from: Python's (data order), NumPy's and MXNet's."""
+    random.seed(seed)
+    onp.random.seed(seed)
+    mx.random.seed(seed)
+
+
+def ensure_initialized(net, ctx):
+    """Initialize as the book does (weights N(0, 0.01^2), biases 0) unless the weights are
+    already set (for example copied with `copy_params`); then just move them to `ctx`."""
+    params = net.collect_params()
+    try:
+        for p in params.values():
+            p.data()
+    except RuntimeError:  # not initialized yet
+        net.initialize(init.Normal(0.01), ctx=ctx, force_reinit=True)
+        return
+    params.reset_ctx(ctx)
+
+
+def grad_clipping(params, theta, ctx):
+    """g <- g * min(1, theta / ||g||), the norm taken over all parameters' gradients together.
+
+    Returns the norm before clipping (a device scalar, so reading it is up to the caller)."""
+    grads = [p.grad(ctx) for p in params if p.grad_req != 'null']
+    norm = np.sqrt(sum((g ** 2).sum() for g in grads))
+    scale = np.minimum(1.0, theta / (norm + 1e-12))
+    for g in grads:
+        g *= scale
+    return norm
+
+
+def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter):
+    """One pass over `train_iter`; returns (perplexity, tokens)."""
+    state, total_loss, num_tokens = None, 0.0, 0
+    params = list(net.collect_params().values())
+    for X, Y in train_iter:
+        if state is None or use_random_iter:
+            state = net.begin_state(batch_size=X.shape[0], ctx=ctx)  # fresh for random batches
+        else:
+            state = [s.detach() for s in state]  # keep the values, cut the graph
+        y = Y.T.reshape(-1)  # time-major, as the logits
+        X, y = X.as_in_ctx(ctx), y.as_in_ctx(ctx)
+        with autograd.record():
+            y_hat, state = net(X, state)
+            l = loss(y_hat, y).mean()
+        l.backward()
+        grad_clipping(params, clip, ctx)
+        trainer.step(1)  # the loss is already a mean
+        total_loss = total_loss + l * y.size
+        num_tokens += y.size
+    return math.exp(float(total_loss) / num_tokens), num_tokens
+
+
+def evaluate_perplexity(net, data_iter, ctx):
+    """Perplexity of `net` on `data_iter`, read sequentially with the state carried over."""
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    state, total_loss, num_tokens = None, 0.0, 0
+    for X, Y in data_iter:
+        if state is None:
+            state = net.begin_state(batch_size=X.shape[0], ctx=ctx)
+        y = Y.T.reshape(-1).as_in_ctx(ctx)
+        y_hat, state = net(X.as_in_ctx(ctx), state)
+        total_loss = total_loss + loss(y_hat, y).sum()
+        num_tokens += y.size
+    return math.exp(float(total_loss) / num_tokens)
+
+
+def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random_iter=False,
+          val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
+          on_epoch=None):
+    """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`.
+
+    Returns a history dict: per epoch `train_ppl`, `val_ppl` (when `val_iter` is given),
+    `tokens_per_sec` and `seconds`, plus `unigram_ppl`, the validation perplexity of a
+    model that ignores context (about 17: a model near it learned nothing sequential).
+    `on_epoch(history)` is called after each epoch (for example to draw a live plot).
+    """
+    ctx = ctx if ctx is not None else d2l.try_gpu()
+    if seed is not None:
+        set_seed(seed)
+    ensure_initialized(net, ctx)
+    if hybridize:
+        net.hybridize()
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
+    history = new_history(net, ctx, train_iter, val_iter, vocab)
+    log_every = log_every or max(1, num_epochs // 20)
+    for epoch in range(1, num_epochs + 1):
+        start = time.perf_counter()
+        ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter)
+        seconds = time.perf_counter() - start
+        if not math.isfinite(ppl):
+            raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '
+                                   f'lower the learning rate (now {lr})')
+        history['train_ppl'].append(ppl)
+        history['tokens_per_sec'].append(num_tokens / seconds)
+        history['seconds'].append(seconds)
+        if val_iter is not None:
+            history['val_ppl'].append(evaluate_perplexity(net, val_iter, ctx))
+        history['epochs'] = epoch
+        if verbose and (epoch % log_every == 0 or epoch in (1, num_epochs)):
+            print(progress_line(history, num_epochs), file=sys.stdout, flush=True)
+        if on_epoch is not None:
+            on_epoch(history)
+    return history
+
+
+def new_history(net, ctx, train_iter, val_iter, vocab):
+    history = {'model': type(net).__name__, 'ctx': str(ctx), 'epochs': 0,
+               'train_ppl': [], 'val_ppl': [], 'tokens_per_sec': [], 'seconds': []}
+    if val_iter is not None and hasattr(train_iter, 'corpus') and hasattr(val_iter, 'corpus'):
+        history['unigram_ppl'] = unigram_perplexity(train_iter.corpus, val_iter.corpus,
+                                                    len(vocab))
+    return history
+
+
+def progress_line(history, num_epochs):
+    """'DeepRNN  epoch  10/100  train ppl 8.42  val ppl 9.10 (unigram 17.2)  35,120 tokens/s'"""
+    epoch = history['epochs']
+    line = (f"{history['model']:<15} epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
+            f"  train ppl {history['train_ppl'][-1]:6.2f}")
+    if history['val_ppl']:
+        line += f"  val ppl {history['val_ppl'][-1]:6.2f}"
+        if 'unigram_ppl' in history:
+            line += f" (unigram {history['unigram_ppl']:.1f})"
+    rate, elapsed = history['tokens_per_sec'][-1], sum(history['seconds'])
+    return line + f'  {rate:9,.0f} tokens/s  {elapsed:6.1f} s'

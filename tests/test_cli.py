@@ -1,0 +1,75 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from d2l_deep_rnn.cli import main
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ['--epochs', '2', '--num-hiddens', '16', '--batch-size', '8', '--num-steps', '10',
+        '--max-tokens', '2000', '--val-tokens', '1000', '--quiet']
+
+
+def data_args(data_dir):
+    return ['--data-dir', data_dir] if data_dir else []
+
+
+def test_main_job_writes_plot_summary_and_table(tmp_path, data_dir, capsys):
+    out = tmp_path / 'out'
+    assert main(TINY + ['--out', str(out), '--cell', 'gru', '--seed', '3'] +
+                data_args(data_dir)) == 0
+    png = (out / 'perplexity.png').read_bytes()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10000
+    summary = json.loads((out / 'summary.json').read_text())
+    assert set(summary) == {'config', 'ctx', 'corpus_sha1', 'train_tokens', 'val_tokens',
+                            'vocab_size', 'unigram_ppl', 'models'}
+    assert summary['config']['cell'] == 'gru' and summary['config']['num_epochs'] == 2
+    assert (summary['train_tokens'], summary['val_tokens'], summary['vocab_size']) == \
+        (2000, 1000, 28)
+    assert set(summary['models']) == {'scratch', 'gluon'}
+    for result in summary['models'].values():
+        assert set(result) == {'train_ppl', 'val_ppl', 'tokens_per_sec', 'seconds', 'sample',
+                               'history'}
+        assert 1 < result['train_ppl'] < 30 and result['tokens_per_sec'] > 0
+        assert result['sample'].startswith('time traveller')
+        assert len(result['history']['train_ppl']) == 2
+    # the same initial weights and data order: the two models train alike
+    s, g = summary['models']['scratch'], summary['models']['gluon']
+    assert s['train_ppl'] == pytest.approx(g['train_ppl'], rel=1e-4)
+    table = capsys.readouterr().out
+    assert 'scratch' in table and 'gluon' in table and 'tokens/s' in table
+    assert sorted(os.listdir(out)) == ['perplexity.png', 'summary.json']  # no temporary files
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, '-m', 'd2l_deep_rnn', *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize('args, words', [
+    (['--epochs', '0'], 'num_epochs must be a positive integer, got 0'),
+    (['--num-layers', 'two'], "argument --num-layers: invalid int value: 'two'"),
+    (['--lr', '-1'], 'lr must be a positive number, got -1.0'),
+    (['--cell', 'transformer'], "cell must be one of rnn, gru, lstm; got 'transformer'"),
+    (['--ctx', 'tpu'], '--ctx must be auto, cpu, gpu, cpu:N or gpu:N'),
+    (['--ctx', 'gpu:7'], 'install a CUDA build (for example mxnet-cu112) or use --ctx cpu'),
+    (['--batch-size', '4096'], 'too few for batches of 4096 x 35'),
+    (['--no-such-flag'], 'unrecognized arguments: --no-such-flag'),
+])
+def test_bad_flags_exit_2_with_one_line(args, words, tmp_path, data_dir):
+    result = run_cli(*args, '--out', str(tmp_path / 'out'), *data_args(data_dir))
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_unwritable_output_folder(tmp_path, data_dir):
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a folder')
+    result = run_cli(*TINY, '--out', str(blocker / 'out'), *data_args(data_dir))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f'error: cannot write to the output folder {blocker}/out')
+    assert len(result.stderr.strip().splitlines()) == 1

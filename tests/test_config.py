@@ -1,0 +1,37 @@
+import pytest
+
+from d2l_deep_rnn import Config, UsageError
+
+
+def test_defaults_are_the_sections_configuration():
+    c = Config()
+    assert (c.cell, c.num_layers, c.num_hiddens, c.batch_size, c.num_steps, c.lr,
+            c.num_epochs, c.max_tokens, c.clip) == ('lstm', 2, 256, 32, 35, 2.0, 500, 10000, 1.0)
+
+
+def test_small_is_the_two_layer_tanh_rnn():
+    c = Config.small()
+    assert (c.cell, c.activation, c.num_layers, c.num_hiddens, c.lr, c.num_epochs) == \
+        ('rnn', 'tanh', 2, 256, 1.0, 100)
+    assert Config.small(num_epochs=3).num_epochs == 3
+
+
+@pytest.mark.parametrize('field, value, words', [
+    ('num_layers', 0, 'num_layers must be a positive integer, got 0'),
+    ('num_hiddens', 2.5, 'num_hiddens must be a positive integer, got 2.5'),
+    ('batch_size', -1, 'batch_size must be a positive integer'),
+    ('num_steps', True, 'num_steps must be a positive integer'),
+    ('num_epochs', 0, 'num_epochs must be a positive integer'),
+    ('lr', 0.0, 'lr must be a positive number, got 0.0'),
+    ('lr', float('nan'), 'lr must be a positive number'),
+    ('clip', float('inf'), 'clip must be a positive number'),
+    ('cell', 'transformer', "cell must be one of rnn, gru, lstm; got 'transformer'"),
+    ('activation', 'sigmoid', 'activation must be one of tanh, relu'),
+    ('max_tokens', 0, 'max_tokens must be a positive integer'),
+    ('val_tokens', -5, 'val_tokens must be a non-negative integer'),
+])
+def test_bad_values_name_the_setting(field, value, words):
+    with pytest.raises(UsageError) as e:
+        Config(**{field: value})
+    assert words in str(e.value)
+    assert isinstance(e.value, ValueError)

@@ -1,0 +1,181 @@
+import functools
+import http.server
+import os
+import random
+import shutil
+import socket
+import threading
+
+import pytest
+
+from d2l_deep_rnn import UsageError, load_data_splits, load_data_time_machine
+from d2l_deep_rnn import data
+
+CORPUS_CHARS = 170580  # after the book's preprocessing
+
+
+@pytest.fixture(scope='module')
+def corpus_and_vocab(data_dir):
+    return data.load_corpus_time_machine(-1, data_dir)
+
+
+def test_vocabulary_has_28_tokens_with_unk(corpus_and_vocab):
+    _, vocab = corpus_and_vocab
+    assert len(vocab) == 28
+    assert set(vocab.idx_to_token) == set('abcdefghijklmnopqrstuvwxyz ') | {'<unk>'}
+    assert vocab['<unk>'] == vocab.unk and vocab['#'] == vocab.unk
+
+
+def test_corpus_is_the_books_170580_characters(corpus_and_vocab, data_dir):
+    corpus, vocab = corpus_and_vocab
+    assert len(corpus) == CORPUS_CHARS
+    assert ''.join(vocab.idx_to_token[i] for i in corpus[:29]) == 'the time machine by h g wells'
+    lines = data.read_time_machine(data_dir)
+    assert lines[0] == 'the time machine by h g wells'
+    assert all(line == line.strip().lower() for line in lines)
+    first, _ = data.load_corpus_time_machine(10000, data_dir)
+    assert first == corpus[:10000]
+
+
+def test_sequential_batches_shape_shift_and_continuity(data_dir):
+    random.seed(3)
+    train_iter, vocab = load_data_time_machine(4, 7, data_dir=data_dir)
+    corpus = train_iter.corpus
+    batches = [(X.asnumpy(), Y.asnumpy()) for X, Y in train_iter]
+    assert len(train_iter) == (10000 - 1) // 4 // 7 and len(batches) >= len(train_iter) - 1
+    for X, Y in batches:
+        assert X.shape == Y.shape == (4, 7) and X.dtype.kind == 'i'
+        assert (X[:, 1:] == Y[:, :-1]).all()  # Y is X one step ahead
+    # row r of a batch continues row r of the batch before, so state can carry over
+    row_len = (len(corpus) - 1) // 4  # at most; the offset shortens it a little
+    rows = [[int(t) for X, _ in batches for t in X[r]] for r in range(4)]
+    offsets = [o for o in range(8) if rows[0] == corpus[o: o + len(rows[0])]]
+    assert len(offsets) == 1
+    o = offsets[0]
+    row_len = ((len(corpus) - o - 1) // 4 * 4) // 4
+    for r in range(4):
+        assert rows[r] == corpus[o + r * row_len: o + r * row_len + len(rows[r])]
+
+
+def test_sequential_offset_is_random_within_num_steps():
+    corpus = list(range(1000))
+    loader = data.SeqDataLoader(corpus, 2, 5)
+    random.seed(0)
+    firsts = {int(next(iter(loader))[0][0, 0]) for _ in range(200)}
+    assert firsts == set(range(0, 6))  # offset drawn from 0..num_steps inclusive, as the book
+    fixed = data.SeqDataLoader(corpus, 2, 5, random_offset=False)
+    assert {int(next(iter(fixed))[0][0, 0]) for _ in range(20)} == {0}
+
+
+def test_random_sampling_batches():
+    corpus = list(range(1000))
+    loader = data.SeqDataLoader(corpus, 3, 5, use_random_iter=True, rng=random.Random(1))
+    starts = []
+    for X, Y in loader:
+        X, Y = X.asnumpy(), Y.asnumpy()
+        assert X.shape == (3, 5)
+        assert (Y == X + 1).all() and (X[:, 1:] == X[:, :-1] + 1).all()
+        starts += list(X[:, 0])
+    assert len(starts) == len(set(starts)) == len(loader) * 3
+    offset = starts[0] % 5
+    assert all(s % 5 == offset for s in starts)  # non-overlapping subsequences
+
+
+def test_held_out_split_is_the_tail_and_disjoint(data_dir, corpus_and_vocab):
+    corpus, _ = corpus_and_vocab
+    train_iter, val_iter, vocab = load_data_splits(32, 35, data_dir=data_dir)
+    assert train_iter.corpus == corpus[:10000]
+    assert val_iter.corpus == corpus[-5000:]
+    whole, val, _ = load_data_splits(32, 35, max_tokens=-1, val_tokens=5000, data_dir=data_dir)
+    assert len(whole.corpus) == CORPUS_CHARS - 5000 and whole.corpus + val.corpus == corpus
+    # validation reads the same batches every time
+    assert [X.asnumpy().tolist() for X, _ in val_iter] == [X.asnumpy().tolist()
+                                                        for X, _ in val_iter]
+    assert data.unigram_perplexity(train_iter.corpus, val_iter.corpus, len(vocab)) == \
+        pytest.approx(17.2, abs=0.1)
+
+
+def test_too_few_tokens_for_a_batch_is_a_clear_error(data_dir):
+    with pytest.raises(UsageError, match='too few for batches of 512 x 35'):
+        load_data_time_machine(512, 35, data_dir=data_dir)
+    with pytest.raises(UsageError, match='exceeds the 170580 characters'):
+        load_data_splits(32, 35, max_tokens=170000, val_tokens=5000, data_dir=data_dir)
+
+
+def test_data_dir_argument_comes_before_the_environment(tmp_path, monkeypatch, corpus_path):
+    first, second = tmp_path / 'a', tmp_path / 'b'
+    first.mkdir(), second.mkdir()
+    shutil.copy(corpus_path, first / data.FILENAME)
+    monkeypatch.setenv(data.ENV_VAR, str(second))
+    assert data.find_corpus(str(first), cache=str(tmp_path / 'cache')) == \
+        str(first / data.FILENAME)
+    monkeypatch.setenv(data.ENV_VAR, str(first))
+    assert data.find_corpus(None, cache=str(tmp_path / 'cache')) == str(first / data.FILENAME)
+
+
+def test_wrong_sha1_is_refused_with_the_path(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    (tmp_path / data.FILENAME).write_text('the time machine, but not quite\n')
+    with pytest.raises(data.CorpusError) as e:
+        data.find_corpus(str(tmp_path), cache=str(tmp_path / 'cache'))
+    message = str(e.value)
+    assert str(tmp_path / data.FILENAME) in message and data.SHA1 in message
+    assert '\n' not in message
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A real HTTP server on 127.0.0.1 serving tmp_path/'www'; yields its base URL."""
+    www = tmp_path / 'www'
+    www.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(Quiet, directory=str(www)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{server.server_address[1]}/', www
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_from_a_local_http_server(http_server, tmp_path, monkeypatch, corpus_path):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    url, www = http_server
+    shutil.copy(corpus_path, www / data.FILENAME)
+    cache = tmp_path / 'cache'
+    path = data.find_corpus(None, url=url + data.FILENAME, cache=str(cache))
+    assert path == str(cache / data.FILENAME)
+    assert data.sha1_of(path) == data.SHA1
+    assert os.listdir(cache) == [data.FILENAME]  # no temporary file left behind
+    # a second call uses the cache: the server no longer has the file
+    os.remove(www / data.FILENAME)
+    assert data.find_corpus(None, url=url + data.FILENAME, cache=str(cache)) == path
+
+
+def test_damaged_download_is_refused_and_not_cached(http_server, tmp_path, monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    url, www = http_server
+    (www / data.FILENAME).write_bytes(b'<html>a proxy error page</html>')
+    cache = tmp_path / 'cache'
+    with pytest.raises(data.CorpusError, match='has SHA-1 .* expected ' + data.SHA1):
+        data.find_corpus(None, url=url + data.FILENAME, cache=str(cache))
+    assert not (cache / data.FILENAME).exists()
+    with pytest.raises(data.CorpusError, match='HTTP 404'):
+        data.find_corpus(None, url=url + 'missing.txt', cache=str(cache))
+
+
+def test_offline_download_says_where_to_put_the_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    with socket.socket() as s:  # a port with nothing listening: connection refused
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    with pytest.raises(data.CorpusError) as e:
+        data.find_corpus(None, url=f'http://127.0.0.1:{port}/timemachine.txt',
+                         cache=str(tmp_path / 'cache'))
+    message = str(e.value)
+    assert message.startswith(f'could not download http://127.0.0.1:{port}/timemachine.txt')
+    assert 'data_dir=' in message and data.ENV_VAR in message and '\n' not in message

@@ -1,0 +1,49 @@
+import mxnet as mx
+import pytest
+
+from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params, load_data_time_machine, predict
+from d2l_deep_rnn.config import UsageError
+from d2l_deep_rnn.training import set_seed
+
+
+@pytest.fixture(scope='module')
+def nets(data_dir):
+    _, vocab = load_data_time_machine(32, 35, data_dir=data_dir)
+    set_seed(0)
+    net = DeepRNN(len(vocab), 32, 2, 'lstm')
+    net.initialize(mx.init.Normal(0.5))  # large weights: varied, not all-space, predictions
+    scratch = DeepRNNScratch(len(vocab), 32, 2, 'lstm')
+    scratch.initialize()
+    copy_params(net, scratch)
+    return net, scratch, vocab
+
+
+def test_greedy_is_prefix_plus_num_preds_and_deterministic(nets):
+    net, scratch, vocab = nets
+    text = predict('time traveller', 40, net, vocab, mx.cpu())
+    assert text.startswith('time traveller') and len(text) == len('time traveller') + 40
+    assert predict('time traveller', 40, net, vocab) == text  # ctx defaults to the net's
+    assert predict('time traveller', 40, scratch, vocab, mx.cpu()) == text  # same weights
+
+
+def test_prefix_is_preprocessed_like_the_corpus(nets):
+    net, _, vocab = nets
+    assert predict('Time-Traveller!', 5, net, vocab)[:15] == 'time traveller '
+
+
+def test_temperature_samples_reproducibly(nets):
+    net, _, vocab = nets
+    greedy = predict('the', 60, net, vocab)
+    a = predict('the', 60, net, vocab, temperature=1.0, seed=3)
+    b = predict('the', 60, net, vocab, temperature=1.0, seed=3)
+    c = predict('the', 60, net, vocab, temperature=1.0, seed=4)
+    assert a == b and a != c and a != greedy
+    assert len(a) == 63 and a.startswith('the') and '<unk>' not in a + greedy
+
+
+def test_bad_prefix_and_temperature(nets):
+    net, _, vocab = nets
+    with pytest.raises(UsageError, match='has no letters'):
+        predict('!!! 42', 5, net, vocab)
+    with pytest.raises(UsageError, match='temperature must be >= 0'):
+        predict('the', 5, net, vocab, temperature=-1)

@@ -1,0 +1,176 @@
+import mxnet as mx
+import numpy as onp
+import pytest
+from mxnet import autograd, np
+
+from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params
+from d2l_deep_rnn.convert import scratch_params, scratch_view
+from d2l_deep_rnn.training import train_epoch, ensure_initialized
+
+V, H, BATCH, STEPS = 28, 16, 3, 5
+GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
+
+
+def make_pair(cell, num_layers, direction, activation='tanh'):
+    """A DeepRNN and a DeepRNNScratch with random weights (biases included) copied across."""
+    mx.random.seed(7)
+    fused = DeepRNN(V, H, num_layers, cell, activation)
+    scratch = DeepRNNScratch(V, H, num_layers, cell, activation)
+    src, dst = (fused, scratch) if direction == 'to_scratch' else (scratch, fused)
+    for net in (fused, scratch):
+        net.initialize(mx.init.Normal(0.01))
+    for p in src.collect_params().values():  # large, nonzero values everywhere, frozen too
+        p.set_data(np.random.normal(0, 0.4, p.shape))
+    copy_params(src, dst)
+    return fused, scratch
+
+
+def run(net, X, state):
+    """Logits, final state and the loss gradients of one forward/backward pass."""
+    with autograd.record():
+        Y, new_state = net(X, state)
+        loss = mx.gluon.loss.SoftmaxCrossEntropyLoss()(Y, X.T.reshape(-1)).mean()
+    loss.backward()
+    return Y, new_state
+
+
+def rel_err(a, b):
+    a, b = a.asnumpy(), b.asnumpy()
+    return float(onp.abs(a - b).max() / max(onp.abs(b).max(), 1e-3))
+
+
+def inputs(net):
+    rng = onp.random.RandomState(0)
+    X = np.array(rng.randint(0, V, (BATCH, STEPS)), dtype='int32')
+    state = [s + np.array(rng.normal(0, 0.5, s.shape), dtype='float32')
+             for s in net.begin_state(BATCH)]
+    return X, state
+
+
+@pytest.mark.parametrize('direction', ['to_scratch', 'to_fused'])
+@pytest.mark.parametrize('num_layers', [1, 2, 3, 4])
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_scratch_agrees_with_fused_after_copy(cell, num_layers, direction):
+    fused, scratch = make_pair(cell, num_layers, direction)
+    X, state = inputs(fused)
+    Y_f, state_f = run(fused, X, state)
+    Y_s, state_s = run(scratch, X, state)
+    assert Y_f.shape == Y_s.shape == (STEPS * BATCH, V)
+    assert rel_err(Y_s, Y_f) < 1e-5
+    for s, f in zip(state_s, state_f):
+        assert s.shape == (num_layers, BATCH, H) and rel_err(s, f) < 1e-5
+    expected = scratch_view(fused, grad=True)
+    params = {n: p for n, p in scratch_params(scratch).items() if p.grad_req != 'null'}
+    assert set(params) <= set(expected) and len(params) == len(expected)
+    for name, p in params.items():
+        assert rel_err(p.grad(), expected[name]) < 1e-5, name
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_hybridized_equals_imperative(cell):
+    fused, scratch = make_pair(cell, 2, 'to_scratch')
+    X, state = inputs(fused)
+    for net in (fused, scratch):
+        Y0, s0 = net(X, state)
+        net.hybridize()
+        Y1, s1 = net(X, state)
+        Y2, s2 = run(net, X, state)
+        assert rel_err(Y1, Y0) < 1e-6 and rel_err(Y2, Y0) < 1e-6
+        for a, b in zip(s1, s0):
+            assert rel_err(a, b) < 1e-6
+    # and the hybridized models still agree with each other, gradients included
+    Y_f, _ = run(fused, X, state)
+    Y_s, _ = run(scratch, X, state)
+    assert rel_err(Y_s, Y_f) < 1e-5
+    expected = scratch_view(fused, grad=True)
+    for name, p in scratch_params(scratch).items():
+        if p.grad_req != 'null':
+            assert rel_err(p.grad(), expected[name]) < 1e-5, name
+
+
+def test_relu_activation_is_passed_to_the_fused_layer():
+    fused, scratch = make_pair('rnn', 2, 'to_scratch', activation='relu')
+    assert fused.rnn._mode == 'rnn_relu'
+    X, state = inputs(fused)
+    assert rel_err(scratch(X, state)[0], fused(X, state)[0]) < 1e-5
+    assert DeepRNN(V, H, 2, 'rnn').rnn._mode == 'rnn_tanh'  # tanh unless asked: the section's phi
+
+
+@pytest.mark.parametrize('cell, num_states', [('rnn', 1), ('gru', 1), ('lstm', 2)])
+def test_begin_state_shapes(cell, num_states):
+    for net in (DeepRNN(V, H, 3, cell), DeepRNNScratch(V, H, 3, cell)):
+        state = net.begin_state(batch_size=5, ctx=mx.cpu())
+        assert len(state) == num_states
+        assert all(s.shape == (3, 5, H) and float(np.abs(s).sum()) == 0 for s in state)
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_section_parameters_and_shapes(cell):
+    L, g = 3, GATES[cell]
+    scratch = DeepRNNScratch(V, H, L, cell)
+    params = scratch_params(scratch)
+    extra = 1 if cell == 'gru' else 0  # the GRU's frozen b_hh
+    assert len(params) == L * (3 * g + extra) + 2
+    letter = {'rnn': 'h', 'gru': 'z', 'lstm': 'i'}[cell]
+    assert params[f'layer1_W_x{letter}'].shape == (V, H)  # W_xh^(1) is d x h
+    assert params[f'layer2_W_x{letter}'].shape == (H, H)  # W_xh^(l) is h x h for l > 1
+    assert params[f'layer3_W_h{letter}'].shape == (H, H)
+    assert params[f'layer3_b_{letter}'].shape == (H,)
+    assert params['W_hq'].shape == (H, V) and params['b_q'].shape == (V,)
+    # the same number of trainable values as the fused layer (which has a frozen h2h_bias)
+    trainable = lambda net: sum(int(onp.prod(p.shape)) for p in net.collect_params().values()
+                                if p.grad_req != 'null')
+    assert trainable(scratch) == trainable(DeepRNN(V, H, L, cell))
+    assert trainable(scratch) == g * (V * H + H * H + H) + (L - 1) * g * (2 * H * H + H) \
+        + H * V + V
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+def test_every_layer_trains(Model, cell):
+    """The d2l 1.0.3 StackedRNNScratch bug (layers in a plain list, never updated) is impossible:
+    every trainable parameter of every layer changes in one training step."""
+    from d2l_deep_rnn.data import SeqDataLoader
+    net = Model(V, H, 3, cell)
+    ensure_initialized(net, mx.cpu())
+    for p in net.collect_params().values():  # weights large enough for every gradient to show
+        if p.grad_req != 'null':
+            p.set_data(np.random.normal(0, 0.3, p.shape))
+    before = {n: p.data().copy() for n, p in net.collect_params().items()}
+    loader = SeqDataLoader(list(onp.random.RandomState(0).randint(0, V, 400)), 4, 6)
+    trainer = mx.gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 1.0})
+    train_epoch(net, loader, mx.gluon.loss.SoftmaxCrossEntropyLoss(), trainer, mx.cpu(), 1.0,
+                False)
+    params = dict(net.collect_params().items())
+    assert len(params) >= 3 * 3 + 2  # three layers and the output layer
+    for name, p in params.items():
+        changed = float(np.abs(p.data() - before[name]).max()) > 0
+        assert changed == (p.grad_req != 'null'), name
+
+
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+@pytest.mark.parametrize('kwargs, words', [
+    (dict(num_layers=0), 'num_layers must be a positive integer'),
+    (dict(num_hiddens=-3), 'num_hiddens must be a positive integer'),
+    (dict(vocab_size=1.5), 'vocab_size must be a positive integer'),
+    (dict(cell='transformer'), 'cell must be one of rnn, gru, lstm'),
+    (dict(activation='sigmoid'), 'activation must be one of tanh, relu'),
+    (dict(cell='lstm', activation='relu'), "activation='relu' applies only to cell='rnn'"),
+])
+def test_invalid_arguments_raise_value_error_naming_them(Model, kwargs, words):
+    args = dict(vocab_size=V, num_hiddens=H, num_layers=2, cell='rnn')
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=words):
+        Model(**args)
+
+
+def test_invalid_dropout_and_mismatched_copy():
+    with pytest.raises(ValueError, match='dropout must be in'):
+        DeepRNN(V, H, 2, dropout=1.0)
+    a, b = DeepRNN(V, H, 2, 'gru'), DeepRNNScratch(V, H, 3, 'gru')
+    with pytest.raises(ValueError, match=r'num_layers differs \(2 vs 3\)'):
+        copy_params(a, b)
+    with pytest.raises(ValueError, match='cell differs'):
+        copy_params(a, DeepRNNScratch(V, H, 2, 'lstm'))
+    with pytest.raises(ValueError, match='DeepRNN -> DeepRNNScratch or back'):
+        copy_params(a, DeepRNN(V, H, 2, 'gru'))

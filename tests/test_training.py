@@ -1,0 +1,77 @@
+import math
+
+import mxnet as mx
+import pytest
+
+from d2l_deep_rnn import Config, DeepRNN, DeepRNNScratch, copy_params, load_data_splits, train
+from d2l_deep_rnn.training import TrainingDiverged, evaluate_perplexity, set_seed
+
+
+@pytest.fixture(scope='module')
+def splits(data_dir):
+    return load_data_splits(32, 35, max_tokens=10000, val_tokens=5000, data_dir=data_dir)
+
+
+def short_run(splits, epochs=30):
+    """The main job's model (2-layer tanh RNN, 256 hiddens, lr 1) on the first 10,000 chars."""
+    train_iter, val_iter, vocab = splits
+    c = Config.small(num_epochs=epochs)
+    set_seed(c.seed)
+    net = DeepRNN(len(vocab), c.num_hiddens, c.num_layers, c.cell, c.activation)
+    net.initialize(mx.init.Normal(0.01), ctx=mx.cpu())
+    before = evaluate_perplexity(net, train_iter, mx.cpu())
+    history = train(net, train_iter, vocab, c.lr, c.num_epochs, mx.cpu(), clip=c.clip,
+                    val_iter=val_iter, seed=c.seed, verbose=False)
+    return before, history
+
+
+def test_short_run_learns_and_is_reproducible(splits):
+    before, history = short_run(splits)
+    assert before == pytest.approx(28, abs=0.5)  # untrained: uniform over 28 tokens
+    assert history['train_ppl'][-1] < 12.5  # well below 15 (and the unigram 17.2)
+    assert history['val_ppl'][-1] < 14
+    assert history['unigram_ppl'] == pytest.approx(17.2, abs=0.1)
+    assert len(history['train_ppl']) == len(history['val_ppl']) == 30 == history['epochs']
+    assert all(t > 0 for t in history['tokens_per_sec']) and history['ctx'] == 'cpu(0)'
+    _, again = short_run(splits)
+    assert again['train_ppl'] == history['train_ppl']
+    assert again['val_ppl'] == history['val_ppl']
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_scratch_and_gluon_train_identically_from_copied_weights(splits, cell):
+    train_iter, val_iter, vocab = splits
+    set_seed(1)
+    gluon_net = DeepRNN(len(vocab), 32, 2, cell)
+    scratch_net = DeepRNNScratch(len(vocab), 32, 2, cell)
+    gluon_net.initialize(mx.init.Normal(0.1), ctx=mx.cpu())
+    scratch_net.initialize(ctx=mx.cpu())
+    copy_params(gluon_net, scratch_net)
+    runs = [train(net, train_iter, vocab, 2.0, 2, mx.cpu(), val_iter=val_iter, seed=5,
+                  verbose=False) for net in (gluon_net, scratch_net)]
+    for key in ('train_ppl', 'val_ppl'):
+        for a, b in zip(runs[0][key], runs[1][key]):
+            assert a == pytest.approx(b, rel=1e-4)
+
+
+def test_random_sampling_and_progress_lines(splits, capsys):
+    train_iter, val_iter, vocab = splits
+    from d2l_deep_rnn.data import SeqDataLoader
+    random_iter = SeqDataLoader(train_iter.corpus, 32, 35, use_random_iter=True)
+    net = DeepRNN(len(vocab), 32, 1, 'gru')
+    history = train(net, random_iter, vocab, 1.0, 4, mx.cpu(), use_random_iter=True,
+                    val_iter=val_iter, seed=0, log_every=2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[2] for line in lines] == ['1/4', '2/4', '4/4']
+    assert 'val ppl' in lines[0] and 'unigram 17.2' in lines[0] and 'tokens/s' in lines[0]
+    assert history['train_ppl'][-1] < history['train_ppl'][0]
+    train(net, random_iter, vocab, 1.0, 1, mx.cpu(), use_random_iter=True, verbose=False)
+    assert capsys.readouterr().out == ''
+
+
+def test_divergence_stops_with_a_clear_error(splits):
+    train_iter, _, vocab = splits
+    net = DeepRNN(len(vocab), 16, 1, 'rnn', 'relu')
+    with pytest.raises(TrainingDiverged, match=r'loss became (nan|inf) in epoch \d+; lower the '
+                                               r'learning rate \(now 1e\+30\)'):
+        train(net, train_iter, vocab, 1e30, 3, mx.cpu(), seed=0, verbose=False)
