@@ -51,6 +51,7 @@ def build_parser():
         description='Train a deep RNN from scratch and with Gluon on The Time Machine, '
                     'side by side. The defaults take a few minutes on a 2-core CPU; '
                     '--epochs 500 gives the book\'s full run.',
+        epilog='Other command: bench (training speed of every path; bench --help).',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for flag, (field, kind, text) in FLAGS.items():
         parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field),
@@ -157,6 +158,10 @@ def format_table(summary):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['bench']:
+        from . import bench
+        return bench.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = Config(**{field: getattr(args, field) for field, *_ in FLAGS.values()},

@@ -15,7 +15,7 @@ def plot_perplexity(histories, path=None, title=None):
     unigram = None
     for i, (label, history) in enumerate(histories.items()):
         epochs = range(1, len(history['train_ppl']) + 1)
-        style = dict(color=f'C{i}', linewidth=max(1.2, 3.0 - 1.6 * i))  # curves that coincide
+        style = dict(color=f'C{i}', linewidth=max(1.0, 3.5 - 1.3 * i))  # curves that coincide
         ax.plot(epochs, history['train_ppl'], '-', label=f'{label} train', **style)  # stay visible
         if history.get('val_ppl'):
             ax.plot(epochs, history['val_ppl'], '--', label=f'{label} validation', **style)

@@ -94,13 +94,14 @@ def evaluate_perplexity(net, data_iter, ctx):
 
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random_iter=False,
           val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
-          on_epoch=None):
+          on_epoch=None, label=None):
     """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`.
 
     Returns a history dict: per epoch `train_ppl`, `val_ppl` (when `val_iter` is given),
     `tokens_per_sec` and `seconds`, plus `unigram_ppl`, the validation perplexity of a
     model that ignores context (about 17: a model near it learned nothing sequential).
-    `on_epoch(history)` is called after each epoch (for example to draw a live plot).
+    `on_epoch(history)` is called after each epoch (for example to draw a live plot);
+    `label` names the run in the progress lines (default: the model's class name).
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
     if seed is not None:
@@ -110,7 +111,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
         net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
-    history = new_history(net, ctx, train_iter, val_iter, vocab)
+    history = new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab)
     log_every = log_every or max(1, num_epochs // 20)
     for epoch in range(1, num_epochs + 1):
         start = time.perf_counter()
@@ -132,8 +133,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     return history
 
 
-def new_history(net, ctx, train_iter, val_iter, vocab):
-    history = {'model': type(net).__name__, 'ctx': str(ctx), 'epochs': 0,
+def new_history(label, ctx, train_iter, val_iter, vocab):
+    history = {'model': label, 'ctx': str(ctx), 'epochs': 0,
                'train_ppl': [], 'val_ppl': [], 'tokens_per_sec': [], 'seconds': []}
     if val_iter is not None and hasattr(train_iter, 'corpus') and hasattr(val_iter, 'corpus'):
         history['unigram_ppl'] = unigram_perplexity(train_iter.corpus, val_iter.corpus,

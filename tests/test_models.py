@@ -11,11 +11,11 @@ V, H, BATCH, STEPS = 28, 16, 3, 5
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 
 
-def make_pair(cell, num_layers, direction, activation='tanh'):
+def make_pair(cell, num_layers, direction, activation='tanh', fast=False):
     """A DeepRNN and a DeepRNNScratch with random weights (biases included) copied across."""
     mx.random.seed(7)
     fused = DeepRNN(V, H, num_layers, cell, activation)
-    scratch = DeepRNNScratch(V, H, num_layers, cell, activation)
+    scratch = DeepRNNScratch(V, H, num_layers, cell, activation, fast=fast)
     src, dst = (fused, scratch) if direction == 'to_scratch' else (scratch, fused)
     for net in (fused, scratch):
         net.initialize(mx.init.Normal(0.01))
@@ -47,11 +47,12 @@ def inputs(net):
     return X, state
 
 
+@pytest.mark.parametrize('fast', [False, True], ids=['steps', 'fast'])
 @pytest.mark.parametrize('direction', ['to_scratch', 'to_fused'])
 @pytest.mark.parametrize('num_layers', [1, 2, 3, 4])
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
-def test_scratch_agrees_with_fused_after_copy(cell, num_layers, direction):
-    fused, scratch = make_pair(cell, num_layers, direction)
+def test_scratch_agrees_with_fused_after_copy(cell, num_layers, direction, fast):
+    fused, scratch = make_pair(cell, num_layers, direction, fast=fast)
     X, state = inputs(fused)
     Y_f, state_f = run(fused, X, state)
     Y_s, state_s = run(scratch, X, state)
@@ -66,9 +67,10 @@ def test_scratch_agrees_with_fused_after_copy(cell, num_layers, direction):
         assert rel_err(p.grad(), expected[name]) < 1e-5, name
 
 
+@pytest.mark.parametrize('fast', [False, True], ids=['steps', 'fast'])
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
-def test_hybridized_equals_imperative(cell):
-    fused, scratch = make_pair(cell, 2, 'to_scratch')
+def test_hybridized_equals_imperative(cell, fast):
+    fused, scratch = make_pair(cell, 2, 'to_scratch', fast=fast)
     X, state = inputs(fused)
     for net in (fused, scratch):
         Y0, s0 = net(X, state)
@@ -88,8 +90,9 @@ def test_hybridized_equals_imperative(cell):
             assert rel_err(p.grad(), expected[name]) < 1e-5, name
 
 
-def test_relu_activation_is_passed_to_the_fused_layer():
-    fused, scratch = make_pair('rnn', 2, 'to_scratch', activation='relu')
+@pytest.mark.parametrize('fast', [False, True], ids=['steps', 'fast'])
+def test_relu_activation_is_passed_to_the_fused_layer(fast):
+    fused, scratch = make_pair('rnn', 2, 'to_scratch', activation='relu', fast=fast)
     assert fused.rnn._mode == 'rnn_relu'
     X, state = inputs(fused)
     assert rel_err(scratch(X, state)[0], fused(X, state)[0]) < 1e-5
@@ -126,7 +129,9 @@ def test_section_parameters_and_shapes(cell):
 
 
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
-@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch,
+                                   lambda *a: DeepRNNScratch(*a, fast=False)],
+                         ids=['DeepRNN', 'DeepRNNScratch-fast', 'DeepRNNScratch-steps'])
 def test_every_layer_trains(Model, cell):
     """The d2l 1.0.3 StackedRNNScratch bug (layers in a plain list, never updated) is impossible:
     every trainable parameter of every layer changes in one training step."""

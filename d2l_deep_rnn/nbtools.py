@@ -1,0 +1,85 @@
+"""Helpers for the notebooks: the small-run switch, figures shown as PNG (the same with the
+inline backend for people and with Agg in tests), a perplexity plot that redraws during
+training, and the tokens/s bar chart."""
+import io
+
+from matplotlib.figure import Figure
+
+from .plots import plot_perplexity
+
+# D2L_DEEP_RNN_SMALL=1 makes each notebook's first cell shrink its settings, so that the
+# whole notebook runs headless in seconds (the tests set it).
+SMALL_ENV = 'D2L_DEEP_RNN_SMALL'
+
+
+def figure_png(fig):
+    """A matplotlib Figure as PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format='png')
+    return buffer.getvalue()
+
+
+def show(fig, handle=None):
+    """Display `fig` in the notebook as a PNG, whatever matplotlib's backend; with `handle`
+    (what an earlier call returned), replace that output in place. Returns the handle."""
+    from IPython.display import Image, display
+    image = Image(data=figure_png(fig), format='png')
+    if handle is None:
+        return display(image, display_id=True)
+    handle.update(image)
+    return handle
+
+
+class LivePlot:
+    """Perplexity curves that redraw while `train` runs, in one notebook output.
+
+    `train(..., on_epoch=live.curve('label'))` adds a run; the figure (`plot_perplexity` of
+    every run added so far) is redrawn after every `num_epochs // updates` epochs and after
+    the last one, not after every epoch.
+    """
+
+    def __init__(self, num_epochs, updates=10, title=None, show=show):
+        self.num_epochs, self.title, self._show = num_epochs, title, show
+        self.every = max(1, num_epochs // updates)
+        self.histories, self.handle, self.draws = {}, None, 0
+
+    def curve(self, label):
+        def on_epoch(history):
+            self.histories[label] = history  # train keeps appending to this same dict
+            epoch = history['epochs']
+            if epoch % self.every == 0 or epoch == self.num_epochs:
+                self.draw()
+        return on_epoch
+
+    def draw(self):
+        fig = plot_perplexity(self.histories, title=self.title)
+        self.handle = self._show(fig, self.handle)
+        self.draws += 1
+        return fig
+
+
+def chain(*callbacks):
+    """One `on_epoch` callback that calls each of `callbacks` in turn."""
+    def on_epoch(history):
+        for callback in callbacks:
+            callback(history)
+    return on_epoch
+
+
+def plot_tokens_per_sec(rates, title=None):
+    """A bar chart of training speed ({label: tokens per second}), each bar labelled with
+    its value and its speed relative to the first bar."""
+    fig = Figure(figsize=(6, 3.4), dpi=120)
+    ax = fig.add_subplot()
+    labels, values = list(rates), list(rates.values())
+    bars = ax.bar(labels, values, color=[f'C{i}' for i in range(len(labels))])
+    for bar, value in zip(bars, values):
+        ax.annotate(f'{value:,.0f}\n({value / values[0]:.1f}x)',
+                    (bar.get_x() + bar.get_width() / 2, value), ha='center', va='bottom',
+                    fontsize=9)
+    ax.set_ylim(0, max(values) * 1.25)
+    ax.set_ylabel('tokens per second')
+    ax.set_title(title or 'Training speed')
+    ax.grid(axis='y', alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,332 @@
+"""What the notebooks report, computed from what a run measured: the machine, result lines,
+parameter counts, gradient-clipping statistics, gaps between curves, and the observation
+sentences of the two-layer exercise (built from the numbers, so they hold for any run)."""
+import math
+import os
+import platform
+import subprocess
+import time
+
+import mxnet as mx
+from mxnet import autograd, gluon
+
+from .config import UsageError
+from .data import SeqDataLoader
+from .training import grad_clipping
+
+
+# --- where and how long -------------------------------------------------------------------
+
+def cpu_model(cpuinfo='/proc/cpuinfo'):
+    """The CPU's model name ('AMD EPYC 7R13 Processor'), from /proc/cpuinfo or `platform`."""
+    try:
+        with open(cpuinfo, encoding='utf-8', errors='replace') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                if key.strip() == 'model name' and value.strip():
+                    return ' '.join(value.split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or 'unknown CPU'
+
+
+def usable_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def gpu_model(device_id):
+    """The GPU's name from nvidia-smi, or 'GPU <id>' when it cannot say."""
+    try:
+        out = subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader',
+                              '-i', str(device_id)], capture_output=True, text=True, timeout=20)
+        name = out.stdout.strip().splitlines()[0].strip() if out.returncode == 0 else ''
+    except (OSError, subprocess.SubprocessError, IndexError):
+        name = ''
+    return name or f'GPU {device_id}'
+
+
+def describe_machine(ctx, cpuinfo='/proc/cpuinfo', gpu_name=gpu_model):
+    """'cpu(0): AMD EPYC, 2 cores; MXNet 1.9.1, Python 3.11.7', or for a GPU context
+    'gpu(0): NVIDIA H100 (host AMD EPYC, 16 cores); MXNet ...'."""
+    cores = usable_cores()
+    host = f'{cpu_model(cpuinfo)}, {cores} core{"s" if cores != 1 else ""}'
+    where = (f'{gpu_name(ctx.device_id)} (host {host})' if ctx.device_type == 'gpu' else host)
+    return f'{ctx}: {where}; MXNet {mx.__version__}, Python {platform.python_version()}'
+
+
+def format_duration(seconds):
+    """42.3 -> '42 s', 185 -> '3 min 05 s', 3725 -> '1 h 02 min'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f'{seconds} s'
+    if seconds < 3600:
+        return f'{seconds // 60} min {seconds % 60:02d} s'
+    return f'{seconds // 3600} h {seconds % 3600 // 60:02d} min'
+
+
+def produced_line(ctx, seconds, date=None):
+    """'Outputs produced on 2026-05-09 on cpu(0): ..., in 3 min 05 s.'"""
+    date = date or time.strftime('%Y-%m-%d')
+    return f'Outputs produced on {date} on {describe_machine(ctx)}, in {format_duration(seconds)}.'
+
+
+# --- numbers of one run ---------------------------------------------------------------------
+
+def tokens_per_sec(history):
+    """Training tokens per second over the run, leaving out the first epoch when there are
+    more (it includes one-time costs: memory allocation, building the hybridized graph)."""
+    rates, seconds = history['tokens_per_sec'], history['seconds']
+    if not rates:
+        raise UsageError('the history has no epochs')
+    start = 1 if len(rates) > 1 else 0
+    tokens = sum(r * s for r, s in zip(rates[start:], seconds[start:]))
+    return tokens / sum(seconds[start:])
+
+
+def result_line(history, label=None):
+    """The fixed-format line the notebooks print (the book's, plus validation):
+    '[label: ]perplexity 1.05, validation perplexity 9.87, 52,345 tokens/sec on cpu(0)'."""
+    line = f"perplexity {history['train_ppl'][-1]:.2f}"
+    if history.get('val_ppl'):
+        line += f", validation perplexity {history['val_ppl'][-1]:.2f}"
+    line += f", {tokens_per_sec(history):,.0f} tokens/sec on {history['ctx']}"
+    return f'{label}: {line}' if label else line
+
+
+def count_params(net):
+    """Trainable scalars of `net` (frozen ones, such as DeepRNN's h2h_bias, not counted);
+    works before initialization, since both models declare every shape."""
+    return sum(math.prod(p.shape) for p in net.collect_params().values()
+               if p.grad_req != 'null')
+
+
+def rnn_param_formula(vocab_size, num_hiddens, num_layers):
+    """Parameters of a deep tanh RNN by the section's equations: layer 1 has W_xh^(1) (d x h),
+    W_hh^(1) (h x h), b_h^(1) (h); each further layer 2h^2 + h; the output layer h q + q."""
+    d = q = vocab_size
+    h = num_hiddens
+    return (d * h + h * h + h) + (num_layers - 1) * (2 * h * h + h) + (h * q + q)
+
+
+def max_gap(histories):
+    """The largest |difference| between any two runs' perplexities at the same epoch, over
+    training and validation curves: dict(gap, relative, epoch, curve, between=(a, b))."""
+    labels = list(histories)
+    best = dict(gap=0.0, relative=0.0, epoch=None, curve=None, between=None)
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            for key, curve in (('train_ppl', 'training'), ('val_ppl', 'validation')):
+                for epoch, (x, y) in enumerate(zip(histories[a].get(key, []),
+                                                   histories[b].get(key, [])), start=1):
+                    if best['between'] is None or abs(x - y) > best['gap']:
+                        best = dict(gap=abs(x - y), relative=abs(x - y) / max(x, y),
+                                    epoch=epoch, curve=curve, between=(a, b))
+    if best['between'] is None:
+        raise UsageError('max_gap needs two or more histories with epochs in common')
+    return best
+
+
+def gap_line(histories, tolerance=1e-3):
+    """'largest gap between the curves: 2.1e-05 perplexity (relative 1.2e-06; training,
+    epoch 13, scratch vs Gluon hybridized): they coincide within 0.1%', or '...: they are
+    identical' when every gap is zero."""
+    g = max_gap(histories)
+    a, b = g['between']
+    if g['gap'] == 0:
+        return 'largest gap between the curves: 0.0e+00 perplexity: they are identical'
+    verdict = (f'they coincide within {tolerance:.1%}' if g['relative'] <= tolerance else
+               f'they differ by more than {tolerance:.1%}')
+    return (f"largest gap between the curves: {g['gap']:.1e} perplexity (relative "
+            f"{g['relative']:.1e}; {g['curve']}, epoch {g['epoch']}, {a} vs {b}): {verdict}")
+
+
+# --- gradient clipping ----------------------------------------------------------------------
+
+def gradient_norms(net, train_iter, clip, ctx):
+    """One sequential pass over the training text at the current weights, as the training
+    loop computes it (state carried over, mean loss, backward), without updating anything:
+    the global gradient norm of each batch before clipping."""
+    data = SeqDataLoader(train_iter.corpus, train_iter.batch_size, train_iter.num_steps,
+                         random_offset=False)  # draws nothing: the run's data order is kept
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    params = list(net.collect_params().values())
+    state, norms = None, []
+    for X, Y in data:
+        state = (net.begin_state(batch_size=X.shape[0], ctx=ctx) if state is None
+                 else [s.detach() for s in state])
+        y = Y.T.reshape(-1).as_in_ctx(ctx)
+        with autograd.record():
+            y_hat, state = net(X.as_in_ctx(ctx), state)
+            l = loss(y_hat, y).mean()
+        l.backward()
+        norms.append(float(grad_clipping(params, clip, ctx)))
+    return norms
+
+
+def checkpoints(num_epochs, count=5):
+    """Epoch 1 and `count` evenly spaced epochs ending with the last: 500 -> 1, 100, ..., 500."""
+    return sorted({1} | {max(1, round(num_epochs * k / count)) for k in range(1, count + 1)})
+
+
+class ClipMonitor:
+    """An `on_epoch` callback for `train`: after each epoch in `checkpoints(num_epochs)`,
+    records the global gradient norm of every training batch (`gradient_norms`) in
+    `self.norms[epoch]`. Costs one forward and backward pass per checkpoint."""
+
+    def __init__(self, net, train_iter, clip, ctx, num_epochs, count=5):
+        self.net, self.train_iter, self.clip, self.ctx = net, train_iter, clip, ctx
+        self.epochs = checkpoints(num_epochs, count)
+        self.norms = {}
+
+    def __call__(self, history):
+        if history['epochs'] in self.epochs:
+            self.norms[history['epochs']] = gradient_norms(self.net, self.train_iter,
+                                                           self.clip, self.ctx)
+
+
+def clipped_fraction(norms, clip):
+    """The fraction of batches whose gradient norm exceeded the threshold (and was scaled)."""
+    return sum(n > clip for n in norms) / len(norms)
+
+
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+# --- the two-layer exercise -----------------------------------------------------------------
+
+def halfway_level(histories):
+    """A training perplexity every run reaches: halfway, in log-perplexity (that is, in
+    loss), from the lowest first-epoch perplexity down to the highest best perplexity."""
+    start = min(h['train_ppl'][0] for h in histories.values())
+    worst_best = max(min(h['train_ppl']) for h in histories.values())
+    return start, worst_best, math.exp((math.log(start) + math.log(worst_best)) / 2)
+
+
+def first_epoch_below(curve, level):
+    """The first epoch (1-based) whose value is <= level, or None."""
+    return next((e for e, v in enumerate(curve, start=1) if v <= level), None)
+
+
+def listing(items):
+    """['a'] -> 'a'; ['a', 'b'] -> 'a and b'; ['a', 'b', 'c'] -> 'a, b and c'."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ', '.join(items[:-1]) + ' and ' + items[-1]
+
+
+def compare_runs(histories, params=None, clip_norms=None, clip=None, overfit_margin=0.05):
+    """Observation sentences about runs trained on the same data for the same epochs
+    ({label: history}, two or more), each sentence carrying the numbers it rests on:
+
+    - time per epoch and tokens per second;
+    - learning per epoch and per second: when each first reaches a training perplexity
+      all of them reach (`halfway_level`), counted in epochs and in seconds;
+    - which reaches the lowest validation perplexity, and when;
+    - overfitting: validation perplexity rising more than `overfit_margin` above its best
+      while training perplexity keeps falling;
+    - parameter counts (`params`: {label: count});
+    - gradient clipping (`clip_norms`: {label: {epoch: [norm per batch]}}, threshold `clip`).
+    """
+    if len(histories) < 2:
+        raise UsageError('compare_runs compares two or more runs')
+    labels = list(histories)
+    sentences = []
+
+    def unique_best(values, best):  # True unless another label ties with the best
+        return list(values.values()).count(values[best]) == 1
+
+    # speed
+    per_epoch = {k: sum(h['seconds']) / len(h['seconds']) for k, h in histories.items()}
+    rates = {k: tokens_per_sec(h) for k, h in histories.items()}
+    fastest = max(labels, key=rates.get)
+    sentences.append(
+        'Throughput: ' + listing(f'{rates[k]:,.0f} tokens/s for {k} ({per_epoch[k]:.2f} s per '
+                                 f'epoch)' for k in labels)
+        + f'; the fastest is {fastest}, at '
+        + listing(f'{rates[fastest] / rates[k]:.2f}x the tokens/s of {k}'
+                  for k in labels if k != fastest) + '.')
+
+    # learning per epoch and per second
+    start, worst_best, level = halfway_level(histories)
+    reach = {k: first_epoch_below(h['train_ppl'], level) for k, h in histories.items()}
+    if all(reach.values()):
+        secs = {k: sum(histories[k]['seconds'][:reach[k]]) for k in labels}
+        by_epoch, by_time = min(labels, key=reach.get), min(labels, key=secs.get)
+        sentences.append(
+            f'Per epoch: training perplexity first reaches {level:.2f} (halfway in loss from '
+            f'{start:.2f}, the lowest after epoch 1, to {worst_best:.2f}, the highest of the '
+            f'runs\' best values) '
+            + listing(f'at epoch {reach[k]} for {k}' for k in labels)
+            + (f'; the fastest learner per epoch is {by_epoch}.'
+               if unique_best(reach, by_epoch) else '; a tie per epoch.'))
+        sentences.append(
+            'Per second: reaching it took ' + listing(f'{secs[k]:.1f} s for {k}' for k in labels)
+            + (f'; the first there in wall-clock time is {by_time}.'
+               if unique_best(secs, by_time) else '; a tie in wall-clock time.'))
+
+    # validation and overfitting
+    if all(h.get('val_ppl') for h in histories.values()):
+        best = {k: min(h['val_ppl']) for k, h in histories.items()}
+        at = {k: h['val_ppl'].index(best[k]) + 1 for k, h in histories.items()}
+        winner = min(labels, key=best.get)
+        sentences.append(
+            f'Validation: the lowest validation perplexity is reached by {winner}: '
+            f'{best[winner]:.2f} at epoch {at[winner]}, against '
+            + listing(f'{best[k]:.2f} at epoch {at[k]} for {k}' for k in labels if k != winner)
+            + '.')
+        for k in labels:
+            sentences.append(overfitting(k, histories[k], overfit_margin))
+
+    if params:
+        smallest = min(params, key=params.get)
+        sentences.append(
+            'Parameters: ' + listing(f'{params[k]:,} for {k}' for k in params) + '; '
+            + listing(f'{params[k] / params[smallest]:.2f}x as many for {k} as for {smallest}'
+                      for k in params if k != smallest) + '.')
+
+    if clip_norms:
+        for k, by_epoch in clip_norms.items():
+            epochs = sorted(by_epoch)
+            sentences.append(
+                f'Gradient clipping (threshold {clip:g}), {k}: after epochs '
+                + listing(str(e) for e in epochs) + ', the global gradient norm exceeded the '
+                'threshold in ' + listing(f'{clipped_fraction(by_epoch[e], clip):.0%}'
+                                          for e in epochs)
+                + ' of the batches; its median was '
+                + listing(f'{median(by_epoch[e]):.2f}' for e in epochs) + '.')
+        overall = {k: clipped_fraction([n for e in v.values() for n in e], clip)
+                   for k, v in clip_norms.items()}
+        most = max(overall, key=overall.get)
+        sentences.append(
+            'Gradient clipping overall: over all measured epochs it acted on '
+            + listing(f'{overall[k]:.0%} of the batches for {k}' for k in overall)
+            + (f'; clipped most often: {most}.' if unique_best(overall, most) else '.'))
+    return sentences
+
+
+def overfitting(label, history, margin=0.05):
+    """One sentence on whether validation perplexity turned up while training kept falling."""
+    val, train = history['val_ppl'], history['train_ppl']
+    best, n = min(val), len(val)
+    at = val.index(best) + 1
+    end, train_then, train_end = val[-1], train[at - 1], train[-1]
+    if end <= best * (1 + margin):
+        still = (f'validation perplexity is at its best, {best:.2f}, in the last epoch'
+                 if at == n else
+                 f'the final validation perplexity, {end:.2f}, is within {margin:.0%} of the '
+                 f'best, {best:.2f} (epoch {at})')
+        return (f'Overfitting, {label}: none within {n} epochs; {still}, and training '
+                f'perplexity ends at {train_end:.2f}.')
+    if train_end < train_then:
+        return (f'Overfitting, {label}: after epoch {at}, validation perplexity rises from '
+                f'{best:.2f} to {end:.2f} at epoch {n} while training perplexity falls from '
+                f'{train_then:.2f} to {train_end:.2f}.')
+    return (f'Overfitting, {label}: not the pattern here: validation perplexity rises from '
+            f'{best:.2f} (epoch {at}) to {end:.2f} at epoch {n}, but training perplexity does '
+            f'not fall ({train_then:.2f} then, {train_end:.2f} at the end): training became '
+            f'unstable.')

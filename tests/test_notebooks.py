@@ -1,0 +1,140 @@
+"""Every notebook runs from top to bottom in a real Jupyter kernel (the `python3` kernel of
+the running interpreter) with the small settings (D2L_DEEP_RNN_SMALL=1), on a copy in
+memory: the committed notebooks are never modified. The executed copies are written to
+pytest's temporary folder for inspection."""
+import os
+import re
+
+import nbclient
+import nbformat
+import pytest
+
+from d2l_deep_rnn.nbtools import SMALL_ENV
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NOTEBOOKS = os.path.join(REPO, 'notebooks')
+NAMES = ['deep-rnn', 'rnn-scratch-two-layers', 'scratch-vs-gluon']
+LABELS = {'deep-rnn': [None], 'rnn-scratch-two-layers': ['1 layer', '2 layers'],
+          'scratch-vs-gluon': ['scratch', 'Gluon imperative', 'Gluon hybridized']}
+# report.result_line, e.g.
+# '2 layers: perplexity 1.05, validation perplexity 9.87, 52,345 tokens/sec on cpu(0)'
+RESULT = re.compile(r'^(?:(?P<label>[^:]+): )?perplexity (?P<ppl>\d+\.\d\d)'
+                    r'(?:, validation perplexity (?P<val>\d+\.\d\d))?'
+                    r', (?P<rate>[\d,]+) tokens/sec on (?P<ctx>(?:cpu|gpu)\(\d+\))$')
+PPL_BOUND = 25  # the small runs end near 18-20; 28 is uniform guessing, the start
+TIMEOUT = 300  # seconds per cell
+
+
+def execute(name, tmp_dir, data_dir):
+    """Run notebooks/<name>.ipynb in a fresh kernel; return the executed copy."""
+    with open(os.path.join(NOTEBOOKS, f'{name}.ipynb'), encoding='utf-8') as f:
+        nb = nbformat.read(f, as_version=4)
+    # One OpenMP thread: on 2 cores shared with other work, two threads stalled each other
+    # at every barrier (1-batch epochs took 3.5 s instead of 0.02 s); small runs need no speed.
+    env = dict(os.environ, MPLBACKEND='Agg', OMP_NUM_THREADS='1', **{SMALL_ENV: '1'})
+    if data_dir:
+        env['D2L_DEEP_RNN_DATA'] = data_dir
+    client = nbclient.NotebookClient(nb, kernel_name='python3', timeout=TIMEOUT,
+                                     resources={'metadata': {'path': str(tmp_dir)}})
+    try:
+        client.execute(env=env)  # the kernel's environment
+    finally:
+        nbformat.write(nb, os.path.join(str(tmp_dir), f'{name}.ipynb'))
+    return nb
+
+
+@pytest.fixture(scope='module')
+def executed(tmp_path_factory, data_dir):
+    cache = {}
+
+    def run(name):
+        if name not in cache:
+            cache[name] = execute(name, tmp_path_factory.mktemp(name), data_dir)
+        return cache[name]
+    return run
+
+
+def outputs(nb):
+    return [out for cell in nb.cells if cell.cell_type == 'code' for out in cell.outputs]
+
+
+def stdout_lines(nb):
+    text = ''.join(out.text for out in outputs(nb)
+                   if out.output_type == 'stream' and out.name == 'stdout')
+    return text.splitlines()
+
+
+def test_notebooks_are_valid_and_open_with_their_parameters():
+    for name in NAMES:
+        with open(os.path.join(NOTEBOOKS, f'{name}.ipynb'), encoding='utf-8') as f:
+            nb = nbformat.read(f, as_version=4)
+        nbformat.validate(nb)
+        code = [cell for cell in nb.cells if cell.cell_type == 'code']
+        assert code and code[0].source.lstrip().startswith('import os')
+        assert "os.environ.get('D2L_DEEP_RNN_SMALL') == '1'" in code[0].source
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_notebook_runs_small_and_reports(executed, name):
+    nb = executed(name)
+    outs = outputs(nb)
+    assert not [o for o in outs if o.output_type == 'error']
+    assert any('image/png' in o.get('data', {}) for o in outs
+               if o.output_type in ('display_data', 'execute_result'))
+    lines = stdout_lines(nb)
+    results = [m.groupdict() for m in map(RESULT.match, lines) if m]
+    assert [r['label'] for r in results] == LABELS[name]
+    for r in results:
+        assert 1 < float(r['ppl']) < PPL_BOUND
+        assert 1 < float(r['val']) < PPL_BOUND
+        assert int(r['rate'].replace(',', '')) > 0 and r['ctx'] == 'cpu(0)'
+    assert any(line.startswith('running on cpu(0): ') and 'MXNet 1.9.1' in line
+               for line in lines)
+    assert any(line.startswith('Outputs produced on ') for line in lines)
+
+
+def samples(lines, prefix, labels):
+    """The generated lines: '<prefix>...' or '<label>: <prefix>...' for each label."""
+    found = {}
+    for line in lines:
+        for label in labels:
+            lead = f'{label}: ' if label else ''
+            if line.startswith(lead + prefix):
+                found[label] = line[len(lead):]
+    return found
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_notebook_generates_after_the_prefix(executed, name):
+    lines = stdout_lines(executed(name))
+    prefixes = ['time traveller', 'traveller'] if name == 'deep-rnn' else ['time traveller']
+    for prefix in prefixes:
+        found = samples(lines, prefix, LABELS[name])
+        assert set(found) == set(LABELS[name])
+        for text in found.values():
+            assert len(text) == len(prefix) + 50 and re.fullmatch('[a-z ]+', text)
+
+
+def test_two_layer_notebook_counts_params_and_observes(executed):
+    lines = stdout_lines(executed('rnn-scratch-two-layers'))
+    # the small run: 28 tokens, 32 hiddens; by the equations, both ways
+    assert '1 layer: 2,876 parameters (by the equations: 2,876)' in lines
+    assert '2 layers: 4,956 parameters (by the equations: 4,956)' in lines
+    observations = [line[2:] for line in lines if line.startswith('- ')]
+    assert [o.split(':')[0] for o in observations] == [
+        'Throughput', 'Per epoch', 'Per second', 'Validation', 'Overfitting, 1 layer',
+        'Overfitting, 2 layers', 'Parameters', 'Gradient clipping (threshold 1), 1 layer',
+        'Gradient clipping (threshold 1), 2 layers', 'Gradient clipping overall']
+    assert all(re.search(r'\d', o) for o in observations)  # each rests on numbers
+
+
+def test_scratch_and_gluon_curves_coincide(executed):
+    lines = stdout_lines(executed('scratch-vs-gluon'))
+    logit = [line for line in lines if line.startswith('largest difference in logits')]
+    assert len(logit) == 1 and float(logit[0].split(': ')[1]) < 1e-5
+    gap = [line for line in lines if line.startswith('largest gap between the curves: ')]
+    assert len(gap) == 1
+    assert gap[0].endswith(('they coincide within 0.1%', 'they are identical'))
+    assert float(gap[0].split(': ')[1].split()[0]) < 1e-2
+    speedups = [line for line in lines if line.endswith('x the tokens/sec of scratch')]
+    assert [s.split(':')[0] for s in speedups] == ['Gluon imperative', 'Gluon hybridized']
