@@ -164,7 +164,7 @@ def torch_row(batches, config, vocab_size, repeats):
 def run(config, ctx, repeats, data_dir=None, with_torch=True):
     """All rows; returns the result dict (also what --json writes)."""
     train_iter, _, vocab = load_data_splits(config.batch_size, config.num_steps,
-                                            max_tokens=config.max_tokens, val_tokens=1000,
+                                            max_tokens=config.max_tokens,
                                             data_dir=data_dir)
     train_iter.random_offset = False
     batches = list(train_iter)  # the same batches for every row and epoch

@@ -9,6 +9,9 @@ GRU and LSTM layers replace the H_t^(l) line by their gated update, with one
 (W_x*, W_h*, b_*) set per gate. Each layer is a Gluon child block, so every
 parameter is registered, initialized, updated and saved (the book's d2l 1.0.3
 `StackedRNNScratch` keeps its layers in a plain list and so trains only its output layer).
+
+`DeepRNNScratch.forward_steps` computes the equations in exactly this order; the end of the
+file holds a faster schedule of the same computation (`layer_by_layer`), used by default.
 """
 import mxnet as mx
 from mxnet import init, np, npx
@@ -104,14 +107,15 @@ class DeepRNNScratch(nn.Block):
 
     `fast=False` runs `forward_steps`, the equations in the text's order: for each time step,
     each layer. `fast=True` (the default) runs `forward_layers`, which computes the same
-    numbers layer by layer with fewer, larger matrix products (several times faster on a CPU).
+    numbers layer by layer with fewer, larger matrix products (hybridized, about 1.5 times
+    the speed on a 2-core CPU: see `python -m d2l_deep_rnn bench`).
     """
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
                  fast=True, **kwargs):
         super().__init__(**kwargs)
-        self.fast, self._hybrid, self._graphs = fast, False, GraphCache()
         check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
+        self.fast, self._hybrid, self._graphs = fast, False, GraphCache()
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation = cell, activation
         extra = {'activation': activation} if cell == 'rnn' else {}

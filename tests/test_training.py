@@ -75,3 +75,26 @@ def test_divergence_stops_with_a_clear_error(splits):
     with pytest.raises(TrainingDiverged, match=r'loss became (nan|inf) in epoch \d+; lower the '
                                                r'learning rate \(now 1e\+30\)'):
         train(net, train_iter, vocab, 1e30, 3, mx.cpu(), seed=0, verbose=False)
+
+
+@pytest.mark.parametrize('theta, clipped', [(1e-2, True), (1e6, False)])
+def test_grad_clipping_scales_by_the_global_norm(theta, clipped):
+    import numpy as onp
+    from mxnet import autograd, np
+    from d2l_deep_rnn.training import grad_clipping
+    net = DeepRNNScratch(28, 8, 2, 'gru')
+    net.initialize()
+    for p in net.collect_params().values():
+        p.set_data(np.random.normal(0, 0.3, p.shape))
+    with autograd.record():
+        Y, _ = net(np.array([[1, 2, 3], [4, 5, 6]], dtype='int32'), net.begin_state(2))
+        (Y ** 2).sum().backward()
+    params = [p for p in net.collect_params().values() if p.grad_req != 'null']
+    before = [p.grad().asnumpy().copy() for p in params]
+    expected = onp.sqrt(sum((g.astype('float64') ** 2).sum() for g in before))
+    norm = float(grad_clipping(params, theta, mx.cpu()))
+    assert norm == pytest.approx(expected, rel=1e-5)
+    assert (norm > theta) == clipped
+    scale = theta / expected if clipped else 1.0
+    for p, g in zip(params, before):
+        onp.testing.assert_allclose(p.grad().asnumpy(), g * scale, rtol=1e-5, atol=1e-12)
