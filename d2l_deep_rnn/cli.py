@@ -11,7 +11,8 @@ import sys
 
 import mxnet as mx
 
-from .config import Config, UsageError
+from .config import Config, UsageError, check_positive_int
+from . import checkpoint
 from .convert import copy_params
 from .data import SHA1, atomic_write_bytes, load_data_splits
 from .generate import predict
@@ -51,7 +52,8 @@ def build_parser():
         description='Train a deep RNN from scratch and with Gluon on The Time Machine, '
                     'side by side. The defaults take a few minutes on a 2-core CPU; '
                     '--epochs 500 gives the book\'s full run.',
-        epilog='Other command: bench (training speed of every path; bench --help).',
+        epilog='Other commands: generate (text from a checkpoint; generate --help), bench '
+               '(training speed of every path; bench --help).',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for flag, (field, kind, text) in FLAGS.items():
         parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field),
@@ -65,6 +67,12 @@ def build_parser():
                         help='folder holding timemachine.txt (else $D2L_DEEP_RNN_DATA, the '
                              'cache, or a download)')
     parser.add_argument('--quiet', action='store_true', help='no per-epoch progress lines')
+    parser.add_argument('--save', default=None, metavar='DIR',
+                        help='write checkpoints of both models into DIR/scratch and DIR/gluon')
+    parser.add_argument('--save-every', type=int, default=10, metavar='N',
+                        help='epochs between checkpoints (one is always written at the end)')
+    parser.add_argument('--resume', default=None, metavar='DIR',
+                        help='continue from the checkpoints in DIR (and keep saving there)')
     return parser
 
 
@@ -104,9 +112,13 @@ def build_models(config, vocab_size, ctx):
     return {'scratch': scratch_net, 'gluon': gluon_net}
 
 
-def run(config, ctx, out, data_dir=None, verbose=True):
-    """The main job; returns the summary it wrote to `out`/summary.json."""
+def run(config, ctx, out, data_dir=None, verbose=True, save=None, save_every=10,
+        resume=False):
+    """The main job; returns the summary it wrote to `out`/summary.json. With `save`, each
+    model checkpoints into save/<name>; `resume` continues from there."""
     prepare_out_dir(out)
+    if save:
+        prepare_out_dir(save)
     train_iter, val_iter, vocab = load_data_splits(
         config.batch_size, config.num_steps, config.use_random_iter, config.max_tokens,
         config.val_tokens, data_dir)
@@ -115,7 +127,9 @@ def run(config, ctx, out, data_dir=None, verbose=True):
     for name, net in models.items():
         history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
                         clip=config.clip, use_random_iter=config.use_random_iter,
-                        val_iter=val_iter, seed=config.seed, verbose=verbose)
+                        val_iter=val_iter, seed=config.seed, verbose=verbose, label=name,
+                        save_dir=os.path.join(save, name) if save else None,
+                        save_every=save_every, resume=resume)
         results[name] = summarize(history, predict(PREFIX, 50, net, vocab, ctx))
         results[name]['history'] = history
     plot_perplexity({f'{n} ({m.cell}, {m.num_layers} layers)': r['history']
@@ -162,12 +176,20 @@ def main(argv=None):
     if argv[:1] == ['bench']:
         from . import bench
         return bench.main(argv[1:])
+    if argv[:1] == ['generate']:
+        return generate_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         config = Config(**{field: getattr(args, field) for field, *_ in FLAGS.values()},
                         use_random_iter=args.use_random_iter)
         ctx = parse_ctx(args.ctx)
-        summary = run(config, ctx, args.out, args.data_dir, verbose=not args.quiet)
+        check_positive_int('--save-every', args.save_every)
+        if args.save and args.resume and args.save != args.resume:
+            raise UsageError('--resume DIR keeps saving into DIR; give --save the same folder '
+                             'or leave it out')
+        summary = run(config, ctx, args.out, args.data_dir, verbose=not args.quiet,
+                      save=args.resume or args.save, save_every=args.save_every,
+                      resume=bool(args.resume))
     except UsageError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
@@ -177,4 +199,34 @@ def main(argv=None):
     print(format_table(summary))
     print(f'wrote {os.path.join(args.out, "perplexity.png")} and '
           f'{os.path.join(args.out, "summary.json")}')
+    return 0
+
+
+def generate_main(argv):
+    """`python -m d2l_deep_rnn generate --from DIR ...`: text from a saved checkpoint."""
+    parser = ArgumentParser(prog='python -m d2l_deep_rnn generate',
+                            description='Generate text from a checkpoint written by --save.')
+    parser.add_argument('--from', dest='folder', required=True, metavar='DIR',
+                        help="a checkpoint folder, or the main job's --save folder")
+    parser.add_argument('--model', choices=('gluon', 'scratch'), default='gluon',
+                        help="which model of the main job's --save folder")
+    parser.add_argument('--prefix', default=PREFIX)
+    parser.add_argument('--num-chars', type=int, default=200)
+    parser.add_argument('--temperature', type=float, default=0.0,
+                        help='0: the most likely character each step; > 0: sample')
+    parser.add_argument('--seed', type=int, default=None, help='for sampling')
+    parser.add_argument('--ctx', default='cpu')
+    args = parser.parse_args(argv)
+    try:
+        check_positive_int('--num-chars', args.num_chars)
+        folder = args.folder
+        if not os.path.isfile(os.path.join(folder, checkpoint.META)) and \
+                os.path.isdir(os.path.join(folder, args.model)):
+            folder = os.path.join(folder, args.model)
+        net, vocab = checkpoint.load_model(folder, parse_ctx(args.ctx))
+        print(predict(args.prefix, args.num_chars, net, vocab, temperature=args.temperature,
+                      seed=args.seed))
+    except UsageError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
     return 0

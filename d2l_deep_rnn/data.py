@@ -131,6 +131,14 @@ def load_corpus_time_machine(max_tokens=-1, data_dir=None):
     return corpus, vocab
 
 
+def vocab_from_tokens(idx_to_token):
+    """A `d2l.Vocab` with exactly these tokens in this order (as saved in a checkpoint)."""
+    vocab = d2l.Vocab()
+    vocab.idx_to_token = list(idx_to_token)
+    vocab.token_to_idx = {token: idx for idx, token in enumerate(vocab.idx_to_token)}
+    return vocab
+
+
 def seq_data_iter_random(corpus, batch_size, num_steps, rng=random):
     """Minibatches of random subsequences: neighbours in a batch are not neighbours in text."""
     corpus = corpus[rng.randint(0, num_steps - 1):]

@@ -7,6 +7,7 @@ MXNet's asynchronous engine), and the clipping scale is computed on the device t
 (`gluon.utils.clip_global_norm` fails on numpy-interface arrays in MXNet 1.9.1).
 """
 import math
+import os
 import random
 import sys
 import time
@@ -16,6 +17,7 @@ import numpy as onp
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon, init, np
 
+from . import checkpoint
 from .config import UsageError
 from .data import unigram_perplexity
 
@@ -77,7 +79,12 @@ def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter):
         trainer.step(1)  # the loss is already a mean
         total_loss = total_loss + l * y.size
         num_tokens += y.size
-    return math.exp(float(total_loss) / num_tokens), num_tokens
+    return perplexity(float(total_loss) / num_tokens), num_tokens
+
+
+def perplexity(mean_loss):
+    """exp(mean cross-entropy); inf (not an OverflowError) when the loss is huge."""
+    return math.exp(mean_loss) if mean_loss < 700 else math.inf
 
 
 def evaluate_perplexity(net, data_iter, ctx):
@@ -91,12 +98,12 @@ def evaluate_perplexity(net, data_iter, ctx):
         y_hat, state = net(X.as_in_ctx(ctx), state)
         total_loss = total_loss + loss(y_hat, y).sum()
         num_tokens += y.size
-    return math.exp(float(total_loss) / num_tokens)
+    return perplexity(float(total_loss) / num_tokens)
 
 
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random_iter=False,
           val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
-          on_epoch=None, label=None):
+          on_epoch=None, label=None, save_dir=None, save_every=10, resume=False):
     """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`.
 
     Returns a history dict: per epoch `train_ppl`, `val_ppl` (when `val_iter` is given),
@@ -104,6 +111,9 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     model that ignores context (about 17: a model near it learned nothing sequential).
     `on_epoch(history)` is called after each epoch (for example to draw a live plot);
     `label` names the run in the progress lines (default: the model's class name).
+    With `save_dir`, a checkpoint is written every `save_every` epochs and at the end; with
+    `resume=True` too, training continues from the checkpoint there, if any, and ends as an
+    uninterrupted run with the same seed would (on a CPU, without dropout).
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
     if seed is not None:
@@ -114,12 +124,18 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
     history = new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab)
+    if resume and save_dir and os.path.isfile(os.path.join(save_dir, checkpoint.META)):
+        history = checkpoint.load_checkpoint(save_dir, net, trainer, vocab)
+        trainer.set_learning_rate(lr)  # the saved optimizer state brings its own
+        if verbose:
+            print(f"{history['model']}: resuming after epoch {history['epochs']} from "
+                  f"{save_dir}", flush=True)
     log_every = log_every or max(1, num_epochs // 20)
-    for epoch in range(1, num_epochs + 1):
+    for epoch in range(history['epochs'] + 1, num_epochs + 1):
         start = time.perf_counter()
         ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter)
         seconds = time.perf_counter() - start
-        if not math.isfinite(ppl):
+        if not math.isfinite(ppl):  # stop before saving: the last good checkpoint stays
             raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '
                                    f'lower the learning rate (now {lr})')
         history['train_ppl'].append(ppl)
@@ -130,6 +146,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
         history['epochs'] = epoch
         if verbose and (epoch % log_every == 0 or epoch in (1, num_epochs)):
             print(progress_line(history, num_epochs), file=sys.stdout, flush=True)
+        if save_dir and (epoch % save_every == 0 or epoch == num_epochs):
+            checkpoint.save_checkpoint(save_dir, net, trainer, history, vocab)
         if on_epoch is not None:
             on_epoch(history)
     return history

@@ -73,3 +73,58 @@ def test_unwritable_output_folder(tmp_path, data_dir):
     assert result.returncode == 2
     assert result.stderr.startswith(f'error: cannot write to the output folder {blocker}/out')
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, data_dir):
+    import signal
+    import time
+    args = [*TINY, '--epochs', '40', '--save-every', '1', *data_args(data_dir)]
+    whole = run_cli(*args, '--out', str(tmp_path / 'whole'), '--save', str(tmp_path / 'ck1'))
+    assert whole.returncode == 0, whole.stderr
+    # the same run, killed (SIGKILL: no clean-up) once the scratch model has saved epoch 3
+    cut = tmp_path / 'ck2'
+    proc = subprocess.Popen([sys.executable, '-m', 'd2l_deep_rnn', *args, '--out',
+                             str(tmp_path / 'cut'), '--save', str(cut)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    meta, deadline = cut / 'scratch' / 'meta.json', time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if json.loads(meta.read_text())['epoch'] >= 3:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    saved = json.loads(meta.read_text())['epoch']  # readable after the kill
+    assert 3 <= saved < 40
+    resumed = run_cli(*args, '--out', str(tmp_path / 'cut'), '--resume', str(cut))
+    assert resumed.returncode == 0, resumed.stderr
+    a = json.loads((tmp_path / 'whole' / 'summary.json').read_text())['models']
+    b = json.loads((tmp_path / 'cut' / 'summary.json').read_text())['models']
+    for name in ('scratch', 'gluon'):
+        assert b[name]['history']['train_ppl'] == pytest.approx(
+            a[name]['history']['train_ppl'], rel=1e-6)
+        assert b[name]['val_ppl'] == pytest.approx(a[name]['val_ppl'], rel=1e-6)
+    # and generation from the checkpoint: greedy is deterministic, sampling follows the seed
+    greedy = run_cli('generate', '--from', str(cut), '--num-chars', '30')
+    assert greedy.returncode == 0, greedy.stderr
+    text = greedy.stdout.strip()
+    assert text.startswith('time traveller') and len(text) == len('time traveller') + 30
+    assert text == a['gluon']['sample'][:len(text)]  # the main job's own greedy sample
+    sampled = [run_cli('generate', '--from', str(cut / 'scratch'), '--prefix', 'the',
+                       '--num-chars', '40', '--temperature', '0.8', '--seed', '5').stdout
+               for _ in range(2)]
+    assert sampled[0] == sampled[1] and sampled[0].startswith('the')
+
+
+@pytest.mark.parametrize('args, words', [
+    (['generate', '--from', '/nonexistent'], 'no checkpoint in /nonexistent'),
+    (['generate', '--from', '.', '--num-chars', '0'], '--num-chars must be a positive integer'),
+    (['--save-every', '0'], '--save-every must be a positive integer'),
+    (['--save', 'a', '--resume', 'b'], '--resume DIR keeps saving into DIR'),
+])
+def test_checkpoint_flags_bad_values(args, words):
+    result = run_cli(*args)
+    assert result.returncode == 2 and words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,121 @@
+"""Checkpoints: parameters, optimizer state, the data-order RNG state, the vocabulary and the
+history, written so that a kill at any moment leaves the last good checkpoint readable.
+
+A checkpoint folder holds `params-<epoch>.params`, `trainer-<epoch>.states` and `meta.json`.
+Each file is written under a temporary name and renamed; `meta.json` is renamed last and
+names the epoch whose files are complete, so it never points at a half-written file.
+"""
+import json
+import os
+import random
+
+from .config import UsageError
+from .data import atomic_write_bytes, vocab_from_tokens
+from .gluon_model import DeepRNN
+from .scratch_model import DeepRNNScratch
+
+META = 'meta.json'
+MODEL_SETTINGS = ('vocab_size', 'cell', 'num_layers', 'num_hiddens', 'activation')
+
+
+class CheckpointError(UsageError):
+    """A checkpoint is missing, damaged, or from another configuration."""
+
+
+def describe(net):
+    """The settings that fix a model's parameter shapes and meaning."""
+    return {'model': type(net).__name__, **{k: getattr(net, k) for k in MODEL_SETTINGS}}
+
+
+def save_checkpoint(folder, net, trainer, history, vocab):
+    """Save after epoch `history['epochs']`; removes the files of older epochs afterwards."""
+    epoch = history['epochs']
+    os.makedirs(folder, exist_ok=True)
+    params, states = f'params-{epoch}.params', f'trainer-{epoch}.states'
+    save_atomically(os.path.join(folder, params), net.save_parameters)
+    save_atomically(os.path.join(folder, states), trainer.save_states)
+    rng = random.getstate()
+    meta = {'epoch': epoch, 'params': params, 'trainer': states, **describe(net),
+            'vocab': vocab.idx_to_token, 'python_random_state': [rng[0], list(rng[1]), rng[2]],
+            'history': history}
+    atomic_write_bytes(os.path.join(folder, META), json.dumps(meta).encode())
+    for name in os.listdir(folder):  # older epochs' files, now superseded
+        if name.endswith(('.params', '.states')) and name not in (params, states):
+            os.remove(os.path.join(folder, name))
+
+
+def save_atomically(path, save):
+    tmp = path + '.tmp'
+    save(tmp)
+    os.replace(tmp, path)
+
+
+def read_meta(folder):
+    """The checkpoint's description; a clear error if it is missing or damaged."""
+    path = os.path.join(folder, META)
+    if not os.path.isfile(path):
+        raise CheckpointError(f'no checkpoint in {folder} (no {META}); train with --save '
+                              f'{folder} first, or point at the folder that --save wrote')
+    try:
+        with open(path, encoding='utf-8') as f:
+            meta = json.load(f)
+        files = [os.path.join(folder, meta[k]) for k in ('params', 'trainer')]
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        raise CheckpointError(f'{path} is damaged ({e.__class__.__name__}: {e}); delete the '
+                              f'folder and train again') from None
+    for file in files:
+        if not os.path.isfile(file):
+            raise CheckpointError(f'{file} named by {path} is missing; delete the folder '
+                                  f'and train again')
+    return meta
+
+
+def check_compatible(meta, net, vocab, folder):
+    """Refuse a checkpoint of another model, naming the first setting that differs."""
+    mine = {**describe(net), 'vocab': vocab.idx_to_token}
+    for key in ('model',) + MODEL_SETTINGS + ('vocab',):
+        if meta.get(key) == mine[key]:
+            continue
+        if key == 'vocab':
+            raise CheckpointError(f'the checkpoint in {folder} was trained with another '
+                                  f'vocabulary; use the same corpus or another folder')
+        raise CheckpointError(f'the checkpoint in {folder} has {key} {meta.get(key)!r}, this '
+                              f'run {mine[key]!r}; use the same settings or another folder')
+
+
+def load_checkpoint(folder, net, trainer, vocab):
+    """Load parameters, optimizer state and the data-order RNG into this run; returns the
+    history saved with them (its `epochs` is the last finished epoch)."""
+    meta = read_meta(folder)
+    check_compatible(meta, net, vocab, folder)
+    try:
+        net.load_parameters(os.path.join(folder, meta['params']), ctx=net_ctx(net))
+        trainer.load_states(os.path.join(folder, meta['trainer']))
+    except Exception as e:  # MXNet raises its own error types for truncated files
+        raise CheckpointError(f'cannot load the checkpoint in {folder} ({e.__class__.__name__}:'
+                              f' {str(e).splitlines()[0][:120]}); delete the folder and train '
+                              f'again') from None
+    version, state, gauss = meta['python_random_state']
+    random.setstate((version, tuple(state), gauss))
+    return meta['history']
+
+
+def net_ctx(net):
+    return next(iter(net.collect_params().values())).list_ctx()
+
+
+def load_model(folder, ctx):
+    """The model saved in `folder` and its vocabulary, ready to `predict`."""
+    meta = read_meta(folder)
+    model = {'DeepRNN': DeepRNN, 'DeepRNNScratch': DeepRNNScratch}.get(meta.get('model'))
+    if model is None:
+        raise CheckpointError(f'{os.path.join(folder, META)} names no known model '
+                              f'({meta.get("model")!r})')
+    net = model(**{k: meta[k] for k in MODEL_SETTINGS})
+    try:
+        net.load_parameters(os.path.join(folder, meta['params']), ctx=ctx)
+    except Exception as e:  # MXNet raises its own error types for truncated files
+        raise CheckpointError(f'cannot load {os.path.join(folder, meta["params"])} '
+                              f'({e.__class__.__name__}); delete the folder and train '
+                              f'again') from None
+    return net, vocab_from_tokens(meta['vocab'])

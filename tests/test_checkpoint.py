@@ -1,0 +1,89 @@
+import json
+import os
+
+import mxnet as mx
+import numpy as onp
+import pytest
+
+from d2l_deep_rnn import DeepRNN, DeepRNNScratch, load_data_splits, train
+from d2l_deep_rnn.checkpoint import CheckpointError, load_model, read_meta
+from d2l_deep_rnn.training import TrainingDiverged, set_seed
+
+
+@pytest.fixture(scope='module')
+def splits(data_dir):
+    return load_data_splits(8, 10, max_tokens=2000, val_tokens=1000, data_dir=data_dir)
+
+
+def fresh(Model, seed, num_hiddens=16, cell='gru', activation='tanh'):
+    set_seed(seed)
+    net = Model(28, num_hiddens, 2, cell, activation)
+    net.initialize(mx.init.Normal(0.1), ctx=mx.cpu())
+    return net
+
+
+def run(splits, net, epochs, folder, resume=False, lr=1.0):
+    train_iter, val_iter, vocab = splits
+    return train(net, train_iter, vocab, lr, epochs, mx.cpu(), val_iter=val_iter, seed=3,
+                 verbose=False, save_dir=str(folder), save_every=1, resume=resume)
+
+
+def params(net):
+    return {name.split('_', 1)[1]: p.data().asnumpy() for name, p in
+            net.collect_params().items()}
+
+
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+def test_killed_and_resumed_run_ends_as_an_uninterrupted_one(splits, tmp_path, Model):
+    whole = fresh(Model, 0)
+    expected = run(splits, whole, 4, tmp_path / 'whole')
+    first = fresh(Model, 0)
+    run(splits, first, 2, tmp_path / 'cut')  # "killed" after epoch 2's checkpoint
+    assert read_meta(str(tmp_path / 'cut'))['epoch'] == 2
+    resumed_net = fresh(Model, 99)  # other initial weights: everything must come from disk
+    resumed = run(splits, resumed_net, 4, tmp_path / 'cut', resume=True)
+    assert resumed['train_ppl'] == pytest.approx(expected['train_ppl'], rel=1e-6)
+    assert resumed['val_ppl'] == pytest.approx(expected['val_ppl'], rel=1e-6)
+    assert resumed['epochs'] == 4 and len(resumed['seconds']) == 4
+    a, b = params(whole), params(resumed_net)
+    assert a.keys() == b.keys()
+    for name in a:
+        onp.testing.assert_allclose(b[name], a[name], rtol=1e-6, atol=1e-7)
+    assert sorted(os.listdir(tmp_path / 'cut')) == ['meta.json', 'params-4.params',
+                                                    'trainer-4.states']
+
+
+def test_checkpoint_of_another_configuration_is_refused(splits, tmp_path):
+    run(splits, fresh(DeepRNN, 0), 1, tmp_path)
+    with pytest.raises(CheckpointError, match=r"has num_hiddens 16, this run 32"):
+        run(splits, fresh(DeepRNN, 0, num_hiddens=32), 2, tmp_path, resume=True)
+    with pytest.raises(CheckpointError, match=r"has model 'DeepRNN', this run 'DeepRNNScratch'"):
+        run(splits, fresh(DeepRNNScratch, 0), 2, tmp_path, resume=True)
+
+
+def test_missing_damaged_and_truncated_checkpoints(splits, tmp_path):
+    with pytest.raises(CheckpointError, match='no checkpoint in .* train with --save'):
+        load_model(str(tmp_path), mx.cpu())
+    run(splits, fresh(DeepRNN, 0), 1, tmp_path)
+    net, vocab = load_model(str(tmp_path), mx.cpu())
+    assert isinstance(net, DeepRNN) and len(vocab) == 28 and vocab['<unk>'] == vocab.unk == 1
+    path = tmp_path / 'params-1.params'
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    with pytest.raises(CheckpointError, match='cannot load .*params-1.params'):
+        load_model(str(tmp_path), mx.cpu())
+    meta = tmp_path / 'meta.json'
+    meta.write_text(meta.read_text()[:50])
+    with pytest.raises(CheckpointError, match='meta.json is damaged'):
+        read_meta(str(tmp_path))
+
+
+def test_divergence_keeps_the_last_good_checkpoint(splits, tmp_path):
+    net = fresh(DeepRNN, 0, cell='rnn', activation='relu')
+    run(splits, net, 2, tmp_path)
+    good = json.loads((tmp_path / 'meta.json').read_text())
+    with pytest.raises(TrainingDiverged):
+        run(splits, net, 5, tmp_path, resume=True, lr=1e30)
+    assert json.loads((tmp_path / 'meta.json').read_text()) == good
+    restored, _ = load_model(str(tmp_path), mx.cpu())
+    assert all(onp.isfinite(p.data().asnumpy()).all()
+               for p in restored.collect_params().values())
