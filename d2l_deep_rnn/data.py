@@ -59,14 +59,22 @@ def find_corpus(data_dir=None, url=URL, cache=None):
 
 
 def check_sha1(path):
+    """Refuse an unreadable, empty, binary or other file with one line that says what to do."""
     try:
-        digest = sha1_of(path)
+        with open(path, 'rb') as f:
+            content = f.read()
     except OSError as e:
         raise CorpusError(f'cannot read {path} ({e.strerror}); '
                           f'put a readable copy of {FILENAME} there') from None
+    fix = f'delete it or replace it with a good copy from {URL}'
+    if not content:
+        raise CorpusError(f'{path} is empty; {fix}')
+    if b'\0' in content:
+        raise CorpusError(f'{path} is a binary file, not the Time Machine text; {fix}')
+    digest = hashlib.sha1(content).hexdigest()
     if digest != SHA1:
         raise CorpusError(f'{path} is not the Time Machine corpus (SHA-1 {digest}, expected '
-                          f'{SHA1}); delete it or replace it with a good copy from {URL}')
+                          f'{SHA1}); {fix}')
 
 
 def download(url, folder):

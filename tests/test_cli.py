@@ -128,3 +128,11 @@ def test_checkpoint_flags_bad_values(args, words):
     result = run_cli(*args)
     assert result.returncode == 2 and words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_empty_corpus_from_the_command_line(tmp_path):
+    (tmp_path / 'timemachine.txt').write_bytes(b'')
+    result = run_cli(*TINY, '--out', str(tmp_path / 'out'), '--data-dir', str(tmp_path))
+    assert result.returncode == 2 and 'timemachine.txt is empty' in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / 'out' / 'summary.json').exists()

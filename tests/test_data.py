@@ -179,3 +179,30 @@ def test_offline_download_says_where_to_put_the_file(tmp_path, monkeypatch):
     message = str(e.value)
     assert message.startswith(f'could not download http://127.0.0.1:{port}/timemachine.txt')
     assert 'data_dir=' in message and data.ENV_VAR in message and '\n' not in message
+
+
+@pytest.mark.parametrize('content, words', [
+    (b'', 'is empty; delete it or replace it with a good copy from'),
+    (b'PK\x03\x04\x00\x00binary', 'is a binary file, not the Time Machine text'),
+    (b'The Time Machine, by H. G. Wells, abridged\n', 'is not the Time Machine corpus (SHA-1'),
+])
+def test_bad_corpus_files_are_refused_in_one_line(tmp_path, monkeypatch, content, words):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    (tmp_path / data.FILENAME).write_bytes(content)
+    with pytest.raises(data.CorpusError) as e:
+        load_data_time_machine(32, 35, data_dir=str(tmp_path))
+    assert words in str(e.value) and str(tmp_path / data.FILENAME) in str(e.value)
+    assert '\n' not in str(e.value)
+
+
+def test_unreadable_corpus_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    (tmp_path / data.FILENAME).write_text('text')
+
+    def no_permission(path, *args, **kwargs):  # root reads any file, so fake the denial
+        raise PermissionError(13, 'Permission denied', path)
+
+    monkeypatch.setattr(data, 'open', no_permission, raising=False)
+    with pytest.raises(data.CorpusError, match=r'cannot read .*timemachine.txt '
+                                               r'\(Permission denied\); put a readable copy'):
+        data.find_corpus(str(tmp_path), cache=str(tmp_path / 'cache'))
