@@ -61,7 +61,8 @@ def build_parser():
     parser.add_argument('--random-iter', dest='use_random_iter', action='store_true',
                         help='random sampling instead of sequential partitioning')
     parser.add_argument('--ctx', default='auto',
-                        help="auto (a GPU if MXNet sees one), cpu, gpu, or e.g. gpu:1")
+                        help="auto (a GPU if MXNet sees one), cpu, gpu, e.g. gpu:1, or a list "
+                             "such as gpu:0,gpu:1 (data parallel: each batch split across)")
     parser.add_argument('--out', default='out', help='folder for the output files')
     parser.add_argument('--data-dir', default=None,
                         help='folder holding timemachine.txt (else $D2L_DEEP_RNN_DATA, the '
@@ -77,7 +78,13 @@ def build_parser():
 
 
 def parse_ctx(text):
-    """'auto', 'cpu', 'gpu', 'cpu:0', 'gpu:1' -> an MXNet context, checked to exist."""
+    """'auto', 'cpu', 'gpu', 'cpu:0', 'gpu:1' -> an MXNet context, checked to exist;
+    a comma-separated list ('cpu:0,cpu:1', 'gpu:0,gpu:1') -> a list, for data parallelism."""
+    if ',' in text:
+        ctxs = [parse_ctx(part.strip()) for part in text.split(',')]
+        if len(set(map(str, ctxs))) < len(ctxs):
+            raise UsageError(f'--ctx {text} names a device twice; list each once')
+        return ctxs
     if text == 'auto':
         return mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()
     kind, _, index = text.partition(':')
@@ -130,7 +137,8 @@ def run(config, ctx, out, data_dir=None, verbose=True, save=None, save_every=10,
                         val_iter=val_iter, seed=config.seed, verbose=verbose, label=name,
                         save_dir=os.path.join(save, name) if save else None,
                         save_every=save_every, resume=resume)
-        results[name] = summarize(history, predict(PREFIX, 50, net, vocab, ctx))
+        first = ctx[0] if isinstance(ctx, list) else ctx
+        results[name] = summarize(history, predict(PREFIX, 50, net, vocab, first))
         results[name]['history'] = history
     plot_perplexity({f'{n} ({m.cell}, {m.num_layers} layers)': r['history']
                      for (n, m), r in zip(models.items(), results.values())},

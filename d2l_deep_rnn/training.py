@@ -46,39 +46,60 @@ def ensure_initialized(net, ctx):
     params.reset_ctx(ctx)
 
 
+def as_ctx_list(ctx):
+    """One context or several (data parallel) -> a list of contexts."""
+    return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+
+
 def grad_clipping(params, theta, ctx):
     """g <- g * min(1, theta / ||g||), the norm taken over all parameters' gradients together.
 
-    Returns the norm before clipping (a device scalar, so reading it is up to the caller)."""
-    grads = [p.grad(ctx) for p in params if p.grad_req != 'null']
+    With several contexts the gradients must already be summed across them (as
+    `Trainer.allreduce_grads` leaves them): the norm is read on the first and every copy is
+    scaled alike. Returns the norm before clipping (a device scalar: reading it syncs)."""
+    ctxs = as_ctx_list(ctx)
+    params = [p for p in params if p.grad_req != 'null']
+    grads = [p.grad(ctxs[0]) for p in params]
     # one fused operator for every sum of squares: 7x faster than a square and a sum each
     sums = mx.nd.multi_sum_sq(*[g.as_nd_ndarray() for g in grads], num_arrays=len(grads))
     norm = np.sqrt(sums.as_np_ndarray().sum())
     scale = np.minimum(1.0, theta / (norm + 1e-12))
-    for g in grads:
-        g *= scale
+    for c in ctxs:
+        scale_here = scale.as_in_ctx(c)
+        for p in params:
+            g = p.grad(c)
+            g *= scale_here
     return norm
 
 
 def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter):
-    """One pass over `train_iter`; returns (perplexity, tokens)."""
-    state, total_loss, num_tokens = None, 0.0, 0
+    """One pass over `train_iter`; returns (perplexity, tokens).
+
+    With several contexts each batch's rows are split across them (row i keeps its hidden
+    state on its device from batch to batch), each device's loss is divided by the whole
+    batch's token count, and the Trainer sums the gradients before clipping and updating:
+    the same step one device takes on the whole batch."""
+    ctxs = as_ctx_list(ctx)
+    states, total_loss, num_tokens = None, 0.0, 0
     params = list(net.collect_params().values())
     for X, Y in train_iter:
-        if state is None or use_random_iter:
-            state = net.begin_state(batch_size=X.shape[0], ctx=ctx)  # fresh for random batches
+        Xs = gluon.utils.split_and_load(X, ctxs, even_split=False)  # rows per device
+        Ys = gluon.utils.split_and_load(Y, ctxs, even_split=False)
+        if states is None or use_random_iter:  # fresh for random batches
+            states = [net.begin_state(batch_size=x.shape[0], ctx=c) for x, c in zip(Xs, ctxs)]
         else:
-            state = [s.detach() for s in state]  # keep the values, cut the graph
-        y = Y.T.reshape(-1)  # time-major, as the logits
-        X, y = X.as_in_ctx(ctx), y.as_in_ctx(ctx)
+            states = [[s.detach() for s in state] for state in states]  # cut the graph
         with autograd.record():
-            y_hat, state = net(X, state)
-            l = loss(y_hat, y).mean()
-        l.backward()
-        grad_clipping(params, clip, ctx)
-        trainer.step(1)  # the loss is already a mean
-        total_loss = total_loss + l * y.size
-        num_tokens += y.size
+            outputs = [net(x, state) for x, state in zip(Xs, states)]
+            losses = [loss(y_hat, y.T.reshape(-1)).sum() / Y.size  # y time-major, as y_hat
+                      for (y_hat, _), y in zip(outputs, Ys)]
+        states = [state for _, state in outputs]
+        autograd.backward(losses)
+        trainer.allreduce_grads()  # sums the devices' gradients (nothing to do for one)
+        grad_clipping(params, clip, ctxs)
+        trainer.update(1)  # the loss is already a mean
+        total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * Y.size
+        num_tokens += Y.size
     return perplexity(float(total_loss) / num_tokens), num_tokens
 
 
@@ -122,7 +143,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     if hybridize:
         net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr})
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr},
+                            kvstore='device', update_on_kvstore=False)  # clip between
     history = new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab)
     if resume and save_dir and os.path.isfile(os.path.join(save_dir, checkpoint.META)):
         history = checkpoint.load_checkpoint(save_dir, net, trainer, vocab)
@@ -142,7 +164,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
         history['tokens_per_sec'].append(num_tokens / seconds)
         history['seconds'].append(seconds)
         if val_iter is not None:
-            history['val_ppl'].append(evaluate_perplexity(net, val_iter, ctx))
+            history['val_ppl'].append(evaluate_perplexity(net, val_iter, as_ctx_list(ctx)[0]))
         history['epochs'] = epoch
         if verbose and (epoch % log_every == 0 or epoch in (1, num_epochs)):
             print(progress_line(history, num_epochs), file=sys.stdout, flush=True)

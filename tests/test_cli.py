@@ -55,6 +55,7 @@ def run_cli(*args):
     (['--cell', 'transformer'], "cell must be one of rnn, gru, lstm; got 'transformer'"),
     (['--ctx', 'tpu'], '--ctx must be auto, cpu, gpu, cpu:N or gpu:N'),
     (['--ctx', 'gpu:7'], 'install a CUDA build (for example mxnet-cu112) or use --ctx cpu'),
+    (['--ctx', 'cpu:0,cpu:0'], '--ctx cpu:0,cpu:0 names a device twice'),
     (['--batch-size', '4096'], 'too few for batches of 4096 x 35'),
     (['--no-such-flag'], 'unrecognized arguments: --no-such-flag'),
 ])

@@ -98,3 +98,28 @@ def test_grad_clipping_scales_by_the_global_norm(theta, clipped):
     scale = theta / expected if clipped else 1.0
     for p, g in zip(params, before):
         onp.testing.assert_allclose(p.grad().asnumpy(), g * scale, rtol=1e-5, atol=1e-12)
+
+
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+def test_two_cpu_contexts_take_the_single_device_step(data_dir, Model):
+    """Data parallel on cpu(0) and cpu(1): rows split 3 + 4, gradients summed by the Trainer,
+    clipped once: the first epoch's loss and the updated weights equal one device's."""
+    import numpy as onp
+    train_iter, val_iter, vocab = load_data_splits(7, 10, max_tokens=2000, val_tokens=1000,
+                                                   data_dir=data_dir)
+    contexts = (mx.cpu(0), [mx.cpu(0), mx.cpu(1)])
+    one, two = Model(len(vocab), 16, 2, 'lstm'), Model(len(vocab), 16, 2, 'lstm')
+    for net, ctx in zip((one, two), contexts):
+        net.initialize(mx.init.Normal(0.1), ctx=ctx)
+    for p, q in zip(one.collect_params().values(), two.collect_params().values()):
+        q.set_data(p.data())  # the same initial weights on every device
+    h1, h2 = (train(net, train_iter, vocab, 1.0, 2, ctx, val_iter=val_iter, seed=4,
+                    verbose=False) for net, ctx in zip((one, two), contexts))
+    assert h2['ctx'] == '[cpu(0), cpu(1)]'
+    assert h2['train_ppl'] == pytest.approx(h1['train_ppl'], rel=1e-5)
+    assert h2['val_ppl'] == pytest.approx(h1['val_ppl'], rel=1e-5)
+    for p, q in zip(one.collect_params().values(), two.collect_params().values()):
+        expected = p.data().asnumpy()
+        assert float(onp.abs(expected).max()) > 0 or p.grad_req == 'null'
+        for c in (mx.cpu(0), mx.cpu(1)):
+            onp.testing.assert_allclose(q.data(c).asnumpy(), expected, rtol=1e-4, atol=1e-6)
