@@ -52,8 +52,8 @@ def build_parser():
         description='Train a deep RNN from scratch and with Gluon on The Time Machine, '
                     'side by side. The defaults take a few minutes on a 2-core CPU; '
                     '--epochs 500 gives the book\'s full run.',
-        epilog='Other commands: generate (text from a checkpoint; generate --help), bench '
-               '(training speed of every path; bench --help).',
+        epilog='Other commands: sweep (every cell and depth; sweep --help), generate (text '
+               'from a checkpoint; generate --help), bench (training speed; bench --help).',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for flag, (field, kind, text) in FLAGS.items():
         parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field),
@@ -184,6 +184,9 @@ def main(argv=None):
     if argv[:1] == ['bench']:
         from . import bench
         return bench.main(argv[1:])
+    if argv[:1] == ['sweep']:
+        from . import sweep
+        return sweep.main(argv[1:])
     if argv[:1] == ['generate']:
         return generate_main(argv[1:])
     args = build_parser().parse_args(argv)

@@ -1,0 +1,50 @@
+import csv
+import os
+
+from d2l_deep_rnn import DeepRNN
+from d2l_deep_rnn.report import count_params
+
+from test_cli import data_args, run_cli
+
+TINY = ['--cells', 'rnn,gru', '--layers', '1,2', '--num-hiddens', '8', '--epochs', '2',
+        '--batch-size', '8', '--num-steps', '10', '--max-tokens', '2000', '--val-tokens',
+        '1000', '--quiet']
+
+
+def test_sweep_writes_table_plot_and_skips_finished_runs(tmp_path, data_dir):
+    out = tmp_path / 'sweep'
+    first = run_cli('sweep', *TINY, '--out', str(out), *data_args(data_dir))
+    assert first.returncode == 0, first.stderr
+    with open(out / 'sweep.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [(r['cell'], r['layers']) for r in rows] == [('rnn', '1'), ('rnn', '2'),
+                                                        ('gru', '1'), ('gru', '2')]
+    for r in rows:
+        assert int(r['parameters']) == count_params(DeepRNN(28, 8, int(r['layers']), r['cell']))
+        assert 1 < float(r['best_val_ppl']) <= float(r['val_ppl']) < 40
+        assert float(r['tokens_per_sec']) > 0 and float(r['seconds']) > 0
+    assert (out / 'sweep.png').read_bytes()[:4] == b'\x89PNG'
+    md = (out / 'sweep.md').read_text().splitlines()
+    assert md[0].startswith('| cell | layers | parameters') and len(md) == 2 + 4
+    # interrupted and started again: finished runs are skipped, not retrained
+    os.remove(out / 'runs' / 'gru-2.json')
+    stamps = {name: os.stat(out / 'runs' / name).st_mtime_ns for name in os.listdir(out / 'runs')}
+    again = run_cli('sweep', *TINY, '--out', str(out), *data_args(data_dir))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count('done before, skipping') == 3
+    assert {n: os.stat(out / 'runs' / n).st_mtime_ns for n in stamps} == stamps
+    assert (out / 'runs' / 'gru-2.json').exists()
+    # other settings in the same folder are refused, naming the setting
+    other = run_cli('sweep', *TINY[:-1], '--epochs', '3', '--quiet', '--out', str(out),
+                    *data_args(data_dir))
+    assert other.returncode == 2
+    assert 'holds a sweep with num_epochs 2, this one 3; use another --out' in other.stderr
+
+
+def test_sweep_bad_values(tmp_path):
+    for args, words in ((['--cells', 'rnn,cnn'], "--cells must be one of rnn, gru, lstm"),
+                        (['--layers', '1,0'], '--layers must be a positive integer, got 0'),
+                        (['--layers', 'one'], '--layers must be a comma-separated list')):
+        result = run_cli('sweep', *args, '--out', str(tmp_path))
+        assert result.returncode == 2 and words in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
