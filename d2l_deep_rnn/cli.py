@@ -18,6 +18,7 @@ from .data import SHA1, atomic_write_bytes, load_data_splits
 from .generate import predict
 from .gluon_model import DeepRNN
 from .plots import plot_perplexity
+from .report import tokens_per_sec
 from .scratch_model import DeepRNNScratch
 from .training import ensure_initialized, set_seed, train
 
@@ -97,7 +98,7 @@ def parse_ctx(text):
     return mx.gpu(index) if kind == 'gpu' else mx.cpu(index)
 
 
-def prepare_out_dir(path):
+def prepare_out_dir(path, flag='--out'):
     """Create the output folder and prove it is writable before hours of training."""
     try:
         os.makedirs(path, exist_ok=True)
@@ -105,7 +106,7 @@ def prepare_out_dir(path):
         os.remove(os.path.join(path, '.write-test'))
     except OSError as e:
         raise UsageError(f'cannot write to the output folder {path} ({e.strerror}); '
-                         f'choose another with --out') from None
+                         f'choose another with {flag}') from None
 
 
 def build_models(config, vocab_size, ctx):
@@ -125,7 +126,7 @@ def run(config, ctx, out, data_dir=None, verbose=True, save=None, save_every=10,
     model checkpoints into save/<name>; `resume` continues from there."""
     prepare_out_dir(out)
     if save:
-        prepare_out_dir(save)
+        prepare_out_dir(save, '--save')
     train_iter, val_iter, vocab = load_data_splits(
         config.batch_size, config.num_steps, config.use_random_iter, config.max_tokens,
         config.val_tokens, data_dir)
@@ -160,11 +161,11 @@ def describe_cell(config):
 
 
 def summarize(history, sample):
-    tokens = sum(r * s for r, s in zip(history['tokens_per_sec'], history['seconds']))
-    seconds = sum(history['seconds'])
+    """Final perplexities, tokens/s (the first epoch, a warm-up, left out), seconds, sample."""
     return {'train_ppl': history['train_ppl'][-1],
             'val_ppl': history['val_ppl'][-1] if history['val_ppl'] else None,
-            'tokens_per_sec': tokens / seconds, 'seconds': seconds, 'sample': sample}
+            'tokens_per_sec': tokens_per_sec(history), 'seconds': sum(history['seconds']),
+            'sample': sample}
 
 
 def format_table(summary):
