@@ -20,7 +20,7 @@ from .gluon_model import DeepRNN
 from .plots import plot_perplexity
 from .report import tokens_per_sec
 from .scratch_model import DeepRNNScratch
-from .training import ensure_initialized, set_seed, train
+from .training import KVSTORES, ensure_initialized, set_seed, train
 
 PREFIX = 'time traveller'
 FLAGS = {  # flag: (Config field, type, help)
@@ -64,6 +64,13 @@ def build_parser():
     parser.add_argument('--ctx', default='auto',
                         help="auto (a GPU if MXNet sees one), cpu, gpu, e.g. gpu:1, or a list "
                              "such as gpu:0,gpu:1 (data parallel: each batch split across)")
+    parser.add_argument('--model', choices=('both', 'scratch', 'gluon'), default=None,
+                        help='which models to train (default: both; gluon under a '
+                             'distributed --kvstore, which serves one model per run)')
+    parser.add_argument('--kvstore', choices=('auto',) + KVSTORES, default='auto',
+                        help="how gradients are summed: auto (device), device or local across "
+                             "--ctx devices; dist_sync or dist_async across processes started "
+                             "by 'python -m d2l_deep_rnn launch'")
     parser.add_argument('--out', default='out', help='folder for the output files')
     parser.add_argument('--data-dir', default=None,
                         help='folder holding timemachine.txt (else $D2L_DEEP_RNN_DATA, the '
@@ -109,7 +116,7 @@ def prepare_out_dir(path, flag='--out'):
                          f'choose another with {flag}') from None
 
 
-def build_models(config, vocab_size, ctx):
+def build_models(config, vocab_size, ctx, names=('scratch', 'gluon')):
     """The Gluon model initialized from the seed, and the scratch model with its weights."""
     set_seed(config.seed)
     args = (vocab_size, config.num_hiddens, config.num_layers, config.cell, config.activation)
@@ -117,39 +124,57 @@ def build_models(config, vocab_size, ctx):
     ensure_initialized(gluon_net, ctx)
     ensure_initialized(scratch_net, ctx)
     copy_params(gluon_net, scratch_net)
-    return {'scratch': scratch_net, 'gluon': gluon_net}
+    models = {'scratch': scratch_net, 'gluon': gluon_net}
+    return {name: models[name] for name in names}
+
+
+def choose_models(model, kvstore):
+    """--model and --kvstore -> the names of the models to train, in order."""
+    if kvstore.startswith('dist'):
+        if model == 'both':
+            raise UsageError(f'--kvstore {kvstore} trains one model per run; '
+                             f'give --model gluon or --model scratch')
+        if 'DMLC_ROLE' not in os.environ:
+            raise UsageError(f'--kvstore {kvstore} needs a parameter server; start it with '
+                             f'python -m d2l_deep_rnn launch --workers N -- <these flags>')
+        return (model or 'gluon',)
+    return ('scratch', 'gluon') if model in (None, 'both') else (model,)
 
 
 def run(config, ctx, out, data_dir=None, verbose=True, save=None, save_every=10,
-        resume=False):
+        resume=False, models=('scratch', 'gluon'), kvstore='device'):
     """The main job; returns the summary it wrote to `out`/summary.json. With `save`, each
-    model checkpoints into save/<name>; `resume` continues from there."""
+    model checkpoints into save/<name>; `resume` continues from there. Under a distributed
+    `kvstore` only the worker of rank 0 writes files (the others return the summary)."""
     prepare_out_dir(out)
     if save:
         prepare_out_dir(save, '--save')
     train_iter, val_iter, vocab = load_data_splits(
         config.batch_size, config.num_steps, config.use_random_iter, config.max_tokens,
         config.val_tokens, data_dir)
-    models = build_models(config, len(vocab), ctx)
-    results = {}
+    models = build_models(config, len(vocab), ctx, models)
+    results, lead = {}, True
     for name, net in models.items():
         history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
                         clip=config.clip, use_random_iter=config.use_random_iter,
                         val_iter=val_iter, seed=config.seed, verbose=verbose, label=name,
                         save_dir=os.path.join(save, name) if save else None,
-                        save_every=save_every, resume=resume)
+                        save_every=save_every, resume=resume, kvstore=kvstore)
+        lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
         results[name] = summarize(history, predict(PREFIX, 50, net, vocab, first))
         results[name]['history'] = history
+    summary = {'config': config.as_dict(), 'ctx': str(ctx), 'corpus_sha1': SHA1,
+               'train_tokens': len(train_iter.corpus), 'val_tokens': len(val_iter.corpus),
+               'vocab_size': len(vocab), 'unigram_ppl': history.get('unigram_ppl'),
+               'kvstore': kvstore, 'models': results}
+    if not lead:
+        return summary
     plot_perplexity({f'{n} ({m.cell}, {m.num_layers} layers)': r['history']
                      for (n, m), r in zip(models.items(), results.values())},
                     os.path.join(out, 'perplexity.png'),
                     title=f'{config.num_layers}-layer {describe_cell(config)}, '
                           f'{config.num_hiddens} hiddens, on {ctx}')
-    summary = {'config': config.as_dict(), 'ctx': str(ctx), 'corpus_sha1': SHA1,
-               'train_tokens': len(train_iter.corpus), 'val_tokens': len(val_iter.corpus),
-               'vocab_size': len(vocab), 'unigram_ppl': results['gluon']['history'].get(
-                   'unigram_ppl'), 'models': results}
     atomic_write_bytes(os.path.join(out, 'summary.json'),
                        json.dumps(summary, indent=1).encode())
     return summary
@@ -190,24 +215,41 @@ def main(argv=None):
         return sweep.main(argv[1:])
     if argv[:1] == ['generate']:
         return generate_main(argv[1:])
+    if argv[:1] == ['launch']:
+        from . import launch
+        return launch.main(argv[1:])
     args = build_parser().parse_args(argv)
+    kvstore = 'device' if args.kvstore == 'auto' else args.kvstore
+    code = train_main(args, kvstore)
+    if kvstore.startswith('dist'):  # MXNet 1.9.1 aborts at exit after a parameter-server
+        sys.stdout.flush()          # job; the launcher stops the servers instead
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def train_main(args, kvstore):
+    """The main job from parsed flags; returns the exit status."""
     try:
         config = Config(**{field: getattr(args, field) for field, *_ in FLAGS.values()},
                         use_random_iter=args.use_random_iter)
         ctx = parse_ctx(args.ctx)
+        models = choose_models(args.model, kvstore)
         check_positive_int('--save-every', args.save_every)
         if args.save and args.resume and args.save != args.resume:
             raise UsageError('--resume DIR keeps saving into DIR; give --save the same folder '
                              'or leave it out')
         summary = run(config, ctx, args.out, args.data_dir, verbose=not args.quiet,
                       save=args.resume or args.save, save_every=args.save_every,
-                      resume=bool(args.resume))
+                      resume=bool(args.resume), models=models, kvstore=kvstore)
     except UsageError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print('interrupted: nothing was written for the unfinished run', file=sys.stderr)
         return 130
+    if summary['models'][models[0]]['history'].get('worker', [0])[0] != 0:
+        return 0  # rank 0 reports for the whole job
     print(format_table(summary))
     print(f'wrote {os.path.join(args.out, "perplexity.png")} and '
           f'{os.path.join(args.out, "summary.json")}')

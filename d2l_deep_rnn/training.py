@@ -18,8 +18,12 @@ from d2l import mxnet as d2l
 from mxnet import autograd, gluon, init, np
 
 from . import checkpoint
-from .config import UsageError
+from .config import UsageError, check_choice
 from .data import unigram_perplexity
+
+
+KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
+LOSS_KEY = 1_000_000  # the kvstore key that sums the workers' losses (parameters use 0..P-1)
 
 
 class TrainingDiverged(UsageError):
@@ -72,17 +76,23 @@ def grad_clipping(params, theta, ctx):
     return norm
 
 
-def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter):
+def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter, kv=None):
     """One pass over `train_iter`; returns (perplexity, tokens).
 
     With several contexts each batch's rows are split across them (row i keeps its hidden
     state on its device from batch to batch), each device's loss is divided by the whole
     batch's token count, and the Trainer sums the gradients before clipping and updating:
-    the same step one device takes on the whole batch."""
+    the same step one device takes on the whole batch. With a distributed kvstore `kv`,
+    this worker first takes its own block of rows (`worker_rows`) and the parameter
+    server sums the workers' gradients: again the step of one process on the whole batch
+    (`dist_sync`; `dist_async` clips each worker's share and updates on the servers)."""
     ctxs = as_ctx_list(ctx)
     states, total_loss, num_tokens = None, 0.0, 0
     params = list(net.collect_params().values())
     for X, Y in train_iter:
+        batch_tokens = Y.size  # the whole batch's, on every worker: losses are its mean
+        if kv is not None:
+            X, Y = worker_rows(X, kv), worker_rows(Y, kv)
         Xs = gluon.utils.split_and_load(X, ctxs, even_split=False)  # rows per device
         Ys = gluon.utils.split_and_load(Y, ctxs, even_split=False)
         if states is None or use_random_iter:  # fresh for random batches
@@ -91,16 +101,56 @@ def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter):
             states = [[s.detach() for s in state] for state in states]  # cut the graph
         with autograd.record():
             outputs = [net(x, state) for x, state in zip(Xs, states)]
-            losses = [loss(y_hat, y.T.reshape(-1)).sum() / Y.size  # y time-major, as y_hat
+            losses = [loss(y_hat, y.T.reshape(-1)).sum() / batch_tokens  # y time-major
                       for (y_hat, _), y in zip(outputs, Ys)]
         states = [state for _, state in outputs]
         autograd.backward(losses)
-        trainer.allreduce_grads()  # sums the devices' gradients (nothing to do for one)
-        grad_clipping(params, clip, ctxs)
-        trainer.update(1)  # the loss is already a mean
-        total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * Y.size
-        num_tokens += Y.size
+        if kv is not None and 'async' in kv.type:  # no summed gradient exists to clip
+            grad_clipping(params, clip, ctxs)
+            trainer.step(1)  # pushes this worker's share; the servers update
+        else:
+            trainer.allreduce_grads()  # sums the devices' (and workers') gradients
+            grad_clipping(params, clip, ctxs)
+            trainer.update(1)  # the loss is already a mean
+        total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * batch_tokens
+        num_tokens += batch_tokens
+    if kv is not None and 'async' not in kv.type:
+        total_loss = cluster_sum(kv, total_loss)
     return perplexity(float(total_loss) / num_tokens), num_tokens
+
+
+def worker_rows(batch, kv):
+    """This worker's contiguous block of a batch's rows: the same rows every batch, so
+    each row keeps its hidden state on one worker, as with several devices."""
+    n = batch.shape[0]
+    if n < kv.num_workers:
+        raise UsageError(f'a batch of {n} sequences cannot be split across {kv.num_workers} '
+                         f'workers; use a batch size of at least {kv.num_workers}')
+    return batch[kv.rank * n // kv.num_workers:(kv.rank + 1) * n // kv.num_workers]
+
+
+def cluster_sum(kv, value):
+    """The sum of a scalar over all workers, through the parameter server (dist_sync)."""
+    value = np.array([float(value)])
+    if not getattr(kv, 'loss_key_ready', False):
+        kv.init(LOSS_KEY, np.zeros(1))
+        kv.loss_key_ready = True
+    out = np.zeros(1)
+    kv.pushpull(LOSS_KEY, value, out=out)
+    return float(out[0])
+
+
+def make_trainer(net, lr, kvstore='device'):
+    """Plain SGD through a Gluon Trainer. `kvstore` 'device' or 'local' sums the gradients
+    of several devices; 'dist_sync'/'dist_async' joins the parameter server that the
+    `DMLC_*` environment names (see `python -m d2l_deep_rnn launch`). Returns
+    (trainer, kv), kv the distributed kvstore or None."""
+    check_choice('kvstore', kvstore, KVSTORES)
+    kv = mx.kv.create(kvstore) if kvstore.startswith('dist') else None
+    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr},
+                            kvstore=kv or kvstore,  # clip between allreduce and update:
+                            update_on_kvstore=kvstore == 'dist_async')  # async cannot
+    return trainer, kv
 
 
 def perplexity(mean_loss):
@@ -124,7 +174,8 @@ def evaluate_perplexity(net, data_iter, ctx):
 
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random_iter=False,
           val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
-          on_epoch=None, label=None, save_dir=None, save_every=10, resume=False):
+          on_epoch=None, label=None, save_dir=None, save_every=10, resume=False,
+          kvstore='device'):
     """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`.
 
     Returns a history dict: per epoch `train_ppl`, `val_ppl` (when `val_iter` is given),
@@ -135,6 +186,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     With `save_dir`, a checkpoint is written every `save_every` epochs and at the end; with
     `resume=True` too, training continues from the checkpoint there, if any, and ends as an
     uninterrupted run with the same seed would (on a CPU, without dropout).
+    `kvstore='dist_sync'` trains as one worker of a parameter-server job (every worker
+    must use the same seed, data and settings); only rank 0 prints and saves checkpoints.
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
     if seed is not None:
@@ -143,9 +196,12 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     if hybridize:
         net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr},
-                            kvstore='device', update_on_kvstore=False)  # clip between
+    trainer, kv = make_trainer(net, lr, kvstore)
+    lead = kv is None or kv.rank == 0  # the one process that prints and writes
+    verbose = verbose and lead
     history = new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab)
+    if kv is not None:
+        history['worker'] = [kv.rank, kv.num_workers]
     if resume and save_dir and os.path.isfile(os.path.join(save_dir, checkpoint.META)):
         history = checkpoint.load_checkpoint(save_dir, net, trainer, vocab)
         trainer.set_learning_rate(lr)  # the saved optimizer state brings its own
@@ -155,7 +211,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     log_every = log_every or max(1, num_epochs // 20)
     for epoch in range(history['epochs'] + 1, num_epochs + 1):
         start = time.perf_counter()
-        ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter)
+        ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, clip,
+                                      use_random_iter, kv)
         seconds = time.perf_counter() - start
         if not math.isfinite(ppl):  # stop before saving: the last good checkpoint stays
             raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '
@@ -168,7 +225,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
         history['epochs'] = epoch
         if verbose and (epoch % log_every == 0 or epoch in (1, num_epochs)):
             print(progress_line(history, num_epochs), file=sys.stdout, flush=True)
-        if save_dir and (epoch % save_every == 0 or epoch == num_epochs):
+        if save_dir and lead and (epoch % save_every == 0 or epoch == num_epochs):
             checkpoint.save_checkpoint(save_dir, net, trainer, history, vocab)
         if on_epoch is not None:
             on_epoch(history)

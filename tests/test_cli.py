@@ -24,7 +24,7 @@ def test_main_job_writes_plot_summary_and_table(tmp_path, data_dir, capsys):
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10000
     summary = json.loads((out / 'summary.json').read_text())
     assert set(summary) == {'config', 'ctx', 'corpus_sha1', 'train_tokens', 'val_tokens',
-                            'vocab_size', 'unigram_ppl', 'models'}
+                            'vocab_size', 'unigram_ppl', 'kvstore', 'models'}
     assert summary['config']['cell'] == 'gru' and summary['config']['num_epochs'] == 2
     assert (summary['train_tokens'], summary['val_tokens'], summary['vocab_size']) == \
         (2000, 1000, 28)
