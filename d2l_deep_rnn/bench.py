@@ -6,7 +6,8 @@ Rows: (a) the book-style loop (an `nn.Block` RNNModel, both fused biases trained
 read after every batch, clipping with a host sync per batch); (b) `DeepRNN` imperative and
 (c) hybridized in our `train_epoch`; (d) `DeepRNNScratch` step by step and (e) its fast
 layer-by-layer schedule; (f) PyTorch's `nn.LSTM`/`GRU`/`RNN` in the same loop, when `torch`
-is importable. Each row: one warm-up epoch, then `repeats` timed epochs over the same batches.
+is importable; (g) and (h) rows (c) and (e) with `train(..., diagnostics=True)`'s per-layer
+instruments, whose cost is the ratio g/c and h/e. Each row: one warm-up epoch, then `repeats` timed epochs over the same batches.
 """
 import argparse
 import json
@@ -26,6 +27,7 @@ from .config import Config, UsageError
 from .data import atomic_write_bytes, load_data_splits
 from .gluon_model import FUSED_LAYERS, DeepRNN
 from .scratch_model import DeepRNNScratch
+from .diagnostics import Diagnostics
 from .training import set_seed, train_epoch
 
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
@@ -107,6 +109,16 @@ def book_train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter)
     return math.exp(total / tokens), tokens
 
 
+def diagnosed_epoch(net, batches, loss, trainer, ctx, clip, use_random_iter):
+    """`train_epoch` with the instruments of `train(..., diagnostics=True)`, the end of
+    epoch saturation replay included."""
+    monitor = Diagnostics(net, net.collect_params().values(), trainer.learning_rate, clip)
+    result = train_epoch(net, batches, loss, trainer, ctx, clip, use_random_iter,
+                         monitor=monitor)
+    monitor.end_epoch()
+    return result
+
+
 def mxnet_row(make_net, epoch_fn, hybridize, batches, config, ctx, repeats):
     """Tokens/s of `repeats` epochs (after one warm-up) and the final training perplexity."""
     set_seed(config.seed)
@@ -183,16 +195,18 @@ def run(config, ctx, repeats, data_dir=None, with_torch=True):
         ('e', 'DeepRNNScratch fast (train default)',
          lambda: DeepRNNScratch(V, *args, fast=True), train_epoch, True),
     ]
-    results = []
-    for key, name, make_net, epoch_fn, hybridize in rows:
-        rates, ppl = mxnet_row(make_net, epoch_fn, hybridize, batches, config, ctx, repeats)
-        results.append(row_result(key, name, rates, ppl))
-        print(f'  {key}) {name}: {results[-1]["tokens_per_sec"]:,.0f} tokens/s', flush=True)
+    diagnosed = [
+        ('g', '(c) with diagnostics=True', lambda: DeepRNN(V, *args), diagnosed_epoch, True),
+        ('h', '(e) with diagnostics=True', lambda: DeepRNNScratch(V, *args, fast=True),
+         diagnosed_epoch, True),
+    ]
+    results = mxnet_rows(rows, batches, config, ctx, repeats)
     if with_torch and torch_available():
         rates, ppl, version = torch_row(batches, config, V, repeats)
         results.append(row_result('f', f'PyTorch {version} nn.{config.cell.upper()} '
                                        'same loop', rates, ppl))
         print(f'  f) {results[-1]["name"]}: {results[-1]["tokens_per_sec"]:,.0f} tokens/s')
+    results += mxnet_rows(diagnosed, batches, config, ctx, repeats)
     peak = matmul_peak(ctx)
     flops = flops_per_token(config.cell, config.num_layers, config.num_hiddens, V)
     reference = results[0]['tokens_per_sec']
@@ -205,6 +219,15 @@ def run(config, ctx, repeats, data_dir=None, with_torch=True):
             'omp_num_threads': os.environ.get('OMP_NUM_THREADS'),
             'machine': f'{platform.processor() or platform.machine()}, '
                        f'{len(os.sched_getaffinity(0))} cores', 'rows': results}
+
+
+def mxnet_rows(rows, batches, config, ctx, repeats):
+    results = []
+    for key, name, make_net, epoch_fn, hybridize in rows:
+        rates, ppl = mxnet_row(make_net, epoch_fn, hybridize, batches, config, ctx, repeats)
+        results.append(row_result(key, name, rates, ppl))
+        print(f'  {key}) {name}: {results[-1]["tokens_per_sec"]:,.0f} tokens/s', flush=True)
+    return results
 
 
 def torch_available():
@@ -233,6 +256,10 @@ def format_table(result):
                  f"per token; matrix-product peak {peak['onednn']:.0f} GFLOP/s (oneDNN), "
                  f"{peak['openblas']:.0f} (OpenBLAS np.dot); {result['ctx']}, "
                  f"{result['machine']}, OMP_NUM_THREADS={result['omp_num_threads']}")
+    rate = {r['row']: r['tokens_per_sec'] for r in result['rows']}
+    if {'c', 'e', 'g', 'h'} <= set(rate):
+        lines.append(f"diagnostics keep {rate['g'] / rate['c']:.0%} of the tokens/s of (c) "
+                     f"and {rate['h'] / rate['e']:.0%} of (e)")
     return '\n'.join(lines)
 
 

@@ -17,7 +17,8 @@ from .convert import copy_params
 from .data import SHA1, atomic_write_bytes, load_data_splits
 from .generate import predict
 from .gluon_model import DeepRNN
-from .plots import plot_perplexity
+from .diagnostics import summarize as summarize_diagnostics
+from .plots import plot_diagnostics, plot_perplexity
 from .report import tokens_per_sec
 from .scratch_model import DeepRNNScratch
 from .training import KVSTORES, ensure_initialized, set_seed, train
@@ -76,6 +77,9 @@ def build_parser():
                         help='folder holding timemachine.txt (else $D2L_DEEP_RNN_DATA, the '
                              'cache, or a download)')
     parser.add_argument('--quiet', action='store_true', help='no per-epoch progress lines')
+    parser.add_argument('--diagnostics', action='store_true',
+                        help='record per-layer gradient norms, clipping, update ratios and '
+                             'saturation; writes diagnostics.png')
     parser.add_argument('--save', default=None, metavar='DIR',
                         help='write checkpoints of both models into DIR/scratch and DIR/gluon')
     parser.add_argument('--save-every', type=int, default=10, metavar='N',
@@ -142,7 +146,7 @@ def choose_models(model, kvstore):
 
 
 def run(config, ctx, out, data_dir=None, verbose=True, save=None, save_every=10,
-        resume=False, models=('scratch', 'gluon'), kvstore='device'):
+        resume=False, models=('scratch', 'gluon'), kvstore='device', diagnostics=False):
     """The main job; returns the summary it wrote to `out`/summary.json. With `save`, each
     model checkpoints into save/<name>; `resume` continues from there. Under a distributed
     `kvstore` only the worker of rank 0 writes files (the others return the summary)."""
@@ -159,11 +163,14 @@ def run(config, ctx, out, data_dir=None, verbose=True, save=None, save_every=10,
                         clip=config.clip, use_random_iter=config.use_random_iter,
                         val_iter=val_iter, seed=config.seed, verbose=verbose, label=name,
                         save_dir=os.path.join(save, name) if save else None,
-                        save_every=save_every, resume=resume, kvstore=kvstore)
+                        save_every=save_every, resume=resume, kvstore=kvstore,
+                        diagnostics=diagnostics)
         lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
         results[name] = summarize(history, predict(PREFIX, 50, net, vocab, first))
         results[name]['history'] = history
+        if diagnostics:
+            results[name]['diagnostics'] = summarize_diagnostics(history)
     summary = {'config': config.as_dict(), 'ctx': str(ctx), 'corpus_sha1': SHA1,
                'train_tokens': len(train_iter.corpus), 'val_tokens': len(val_iter.corpus),
                'vocab_size': len(vocab), 'unigram_ppl': history.get('unigram_ppl'),
@@ -175,6 +182,11 @@ def run(config, ctx, out, data_dir=None, verbose=True, save=None, save_every=10,
                     os.path.join(out, 'perplexity.png'),
                     title=f'{config.num_layers}-layer {describe_cell(config)}, '
                           f'{config.num_hiddens} hiddens, on {ctx}')
+    if diagnostics:
+        plot_diagnostics({n: r['history'] for n, r in results.items()},
+                         os.path.join(out, 'diagnostics.png'),
+                         title=f'Per-layer diagnostics: {config.num_layers}-layer '
+                               f'{describe_cell(config)}, {config.num_hiddens} hiddens')
     atomic_write_bytes(os.path.join(out, 'summary.json'),
                        json.dumps(summary, indent=1).encode())
     return summary
@@ -202,6 +214,21 @@ def format_table(summary):
                  f"context {summary['ctx']})")
     for name, r in summary['models'].items():
         lines.append(f'{name:<8} {r["sample"]!r}')
+    return '\n'.join(lines)
+
+
+def format_diagnostics(summary):
+    """Per model and layer: mean gradient norm and update ratio, last saturation."""
+    lines = [f"{'model':<8} {'layer':<8} {'grad norm':>10} {'update/weight':>13} "
+             f"{'saturated':>9}"]
+    for name, r in summary['models'].items():
+        d = r['diagnostics']
+        for l, layer in enumerate(d['layers']):
+            sat = d['saturation'][l] if l < len(d['saturation']) else None
+            lines.append(f"{name:<8} {layer:<8} {d['grad_norm'][l]:10.4f} "
+                         f"{d['update_ratio'][l]:13.2e} "
+                         f"{'' if sat is None else f'{sat:9.1%}':>9}")
+        lines.append(f"{name:<8} clipping fired on {d['clip_fraction']:.0%} of the steps")
     return '\n'.join(lines)
 
 
@@ -241,7 +268,8 @@ def train_main(args, kvstore):
                              'or leave it out')
         summary = run(config, ctx, args.out, args.data_dir, verbose=not args.quiet,
                       save=args.resume or args.save, save_every=args.save_every,
-                      resume=bool(args.resume), models=models, kvstore=kvstore)
+                      resume=bool(args.resume), models=models, kvstore=kvstore,
+                      diagnostics=args.diagnostics)
     except UsageError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
@@ -251,7 +279,10 @@ def train_main(args, kvstore):
     if summary['models'][models[0]]['history'].get('worker', [0])[0] != 0:
         return 0  # rank 0 reports for the whole job
     print(format_table(summary))
-    print(f'wrote {os.path.join(args.out, "perplexity.png")} and '
+    if args.diagnostics:
+        print(format_diagnostics(summary))
+    written = ['perplexity.png'] + (['diagnostics.png'] if args.diagnostics else [])
+    print(f'wrote {", ".join(os.path.join(args.out, f) for f in written)} and '
           f'{os.path.join(args.out, "summary.json")}')
     return 0
 

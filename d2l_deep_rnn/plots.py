@@ -33,6 +33,46 @@ def plot_perplexity(histories, path=None, title=None):
     return fig
 
 
+DIAGNOSTIC_PANELS = (  # history key, y label, log scale
+    ('grad_norm', 'gradient norm before clipping', True),
+    ('update_ratio', '|update| / |weights| per step', True),
+    ('saturation', 'saturated fraction (first batch)', False),
+    ('clip_fraction', 'steps clipped (whole model)', False))
+
+
+def plot_diagnostics(histories, path=None, title=None):
+    """One figure, a panel per quantity of `train(..., diagnostics=True)`, one line per
+    layer (a color each); several models (`{label: history}`) get a line style each.
+
+    Saves a PNG at `path` when given; returns the matplotlib Figure."""
+    if 'grad_norm' in histories:  # a single history
+        histories = {histories.get('model', 'model'): histories}
+    fig = Figure(figsize=(10, 6.5), dpi=110)
+    axes = fig.subplots(2, 2).ravel()
+    styles = ('-', '--', ':', '-.')
+    for (key, ylabel, log), ax in zip(DIAGNOSTIC_PANELS, axes):
+        for m, (label, history) in enumerate(histories.items()):
+            epochs = range(1, len(history[key]) + 1)
+            prefix = f'{label}: ' if len(histories) > 1 else ''
+            if key == 'clip_fraction':
+                ax.plot(epochs, history[key], styles[m % 4], color='C0', label=label)
+                continue
+            for l, name in enumerate(history['diag_layers'][:len(history[key][0])]):
+                curve = [row[l] for row in history[key]]
+                ax.plot(epochs, curve, styles[m % 4], color=f'C{l}', label=prefix + name,
+                        linewidth=max(1.0, 2.5 - m))
+        ax.set_yscale('log' if log else 'linear')
+        ax.set_xlabel('epoch')
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize='small')
+    fig.suptitle(title or 'Per-layer diagnostics')
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
 def save_figure(fig, path):
     """Write `fig` as a PNG via a temporary file and a rename, so `path` is never half-written."""
     folder = os.path.dirname(os.path.abspath(path))

@@ -186,8 +186,10 @@ class DeepRNNScratch(nn.Block):
 # gates together. Written once with `F` (mx.nd imperatively, mx.sym inside a graph).
 
 def rnn_update(F, XW, HW, H, activation, b_hh=None):
-    """H_t = phi(X_t W_xh + b_h + H_{t-1} W_hh), given XW = X_t W_xh + b_h and HW."""
-    return ((F.np.tanh if activation == 'tanh' else F.npx.relu)(XW + HW),)
+    """H_t = phi(X_t W_xh + b_h + H_{t-1} W_hh), given XW = X_t W_xh + b_h and HW.
+    Each update returns (new state, what saturates: here H_t itself)."""
+    H = (F.np.tanh if activation == 'tanh' else F.npx.relu)(XW + HW)
+    return (H,), (H,)
 
 
 def gru_update(F, XW, HW, H, activation, b_hh):
@@ -196,23 +198,26 @@ def gru_update(F, XW, HW, H, activation, b_hh):
     HW_r, HW_z, HW_h = F.np.split(HW, 3, axis=1)
     R, Z = F.npx.sigmoid(XW_r + HW_r), F.npx.sigmoid(XW_z + HW_z)
     H_tilde = F.np.tanh(XW_h + R * (HW_h + b_hh))
-    return (Z * H + (1 - Z) * H_tilde,)
+    return (Z * H + (1 - Z) * H_tilde,), (R, Z)
 
 
 def lstm_update(F, XW, HW, H, C, activation, b_hh=None):
     """The LSTM step; XW + HW holds the i, f, o, c gates side by side."""
     I_t, F_t, O_t, C_tilde = F.np.split(XW + HW, 4, axis=1)
-    C = F.npx.sigmoid(F_t) * C + F.npx.sigmoid(I_t) * F.np.tanh(C_tilde)
-    return (F.npx.sigmoid(O_t) * F.np.tanh(C), C)
+    I_t, F_t, O_t = F.npx.sigmoid(I_t), F.npx.sigmoid(F_t), F.npx.sigmoid(O_t)
+    C = F_t * C + I_t * F.np.tanh(C_tilde)
+    return (O_t * F.np.tanh(C), C), (I_t, F_t, O_t)
 
 
 UPDATES = {'rnn': rnn_update, 'gru': gru_update, 'lstm': lstm_update}
 
 
 def layer_by_layer(F, inputs, state, weights, num_steps, cell, activation, vocab_size,
-                   num_hiddens, num_layers):
+                   num_hiddens, num_layers, trace=None):
     """`DeepRNNScratch.forward_steps` computed layer by layer. `weights` are the model's
-    parameters in `section_params` order; returns the logits and the new state."""
+    parameters in `section_params` order; returns the logits and the new state.
+    With a list `trace`, appends per layer the list over steps of what can saturate
+    (H_t for RNN layers, the sigmoid gates for GRU and LSTM layers)."""
     gates = SCRATCH_LAYERS[cell].gates
     G, h, per_layer = len(gates), num_hiddens, 3 * len(gates) + (cell == 'gru')
     H = F.npx.one_hot(inputs.T, vocab_size).reshape(-1, vocab_size)  # (T*n, V): all steps
@@ -226,11 +231,16 @@ def layer_by_layer(F, inputs, state, weights, num_steps, cell, activation, vocab
         XW = F.npx.fully_connected(H, W_xT, b, num_hidden=G * h)  # (T*n, G*h): all steps
         layer_state = tuple(F.np.squeeze(s[l], axis=0) for s in states)  # (n, h) each
         outputs = []
+        if trace is not None:
+            trace.append([])
         for XW_t in F.np.split(XW, num_steps, axis=0):  # (n, G*h)
             HW = F.npx.fully_connected(layer_state[0], W_hT, no_bias=True, num_hidden=G * h)
-            layer_state = UPDATES[cell](F, XW_t, HW, *layer_state, activation=activation,
-                                        b_hh=p[-1] if cell == 'gru' else None)
+            layer_state, watched = UPDATES[cell](F, XW_t, HW, *layer_state,
+                                                 activation=activation,
+                                                 b_hh=p[-1] if cell == 'gru' else None)
             outputs.append(layer_state[0])
+            if trace is not None:
+                trace[l].append(watched)
         H = F.np.concatenate(outputs, axis=0)  # (T*n, h): this layer's output at every step
         final.append(layer_state)
     W_hq, b_q = weights[-2], weights[-1]

@@ -20,6 +20,7 @@ from mxnet import autograd, gluon, init, np
 from . import checkpoint
 from .config import UsageError, check_choice
 from .data import unigram_perplexity
+from .diagnostics import Diagnostics, append_epoch, new_diagnostics
 
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
@@ -55,12 +56,13 @@ def as_ctx_list(ctx):
     return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
 
 
-def grad_clipping(params, theta, ctx):
+def grad_clipping(params, theta, ctx, monitor=None):
     """g <- g * min(1, theta / ||g||), the norm taken over all parameters' gradients together.
 
     With several contexts the gradients must already be summed across them (as
     `Trainer.allreduce_grads` leaves them): the norm is read on the first and every copy is
-    scaled alike. Returns the norm before clipping (a device scalar: reading it syncs)."""
+    scaled alike. Returns the norm before clipping (a device scalar: reading it syncs).
+    A `monitor` (see `diagnostics.Diagnostics`) sees each step's squared norms first."""
     ctxs = as_ctx_list(ctx)
     params = [p for p in params if p.grad_req != 'null']
     grads = [p.grad(ctxs[0]) for p in params]
@@ -68,6 +70,8 @@ def grad_clipping(params, theta, ctx):
     sums = mx.nd.multi_sum_sq(*[g.as_nd_ndarray() for g in grads], num_arrays=len(grads))
     norm = np.sqrt(sums.as_np_ndarray().sum())
     scale = np.minimum(1.0, theta / (norm + 1e-12))
+    if monitor is not None:
+        monitor.record_step(sums.as_np_ndarray(), norm, scale)
     for c in ctxs:
         scale_here = scale.as_in_ctx(c)
         for p in params:
@@ -76,7 +80,8 @@ def grad_clipping(params, theta, ctx):
     return norm
 
 
-def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter, kv=None):
+def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter, kv=None,
+                monitor=None):
     """One pass over `train_iter`; returns (perplexity, tokens).
 
     With several contexts each batch's rows are split across them (row i keeps its hidden
@@ -85,7 +90,8 @@ def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter, kv=N
     the same step one device takes on the whole batch. With a distributed kvstore `kv`,
     this worker first takes its own block of rows (`worker_rows`) and the parameter
     server sums the workers' gradients: again the step of one process on the whole batch
-    (`dist_sync`; `dist_async` clips each worker's share and updates on the servers)."""
+    (`dist_sync`; `dist_async` clips each worker's share and updates on the servers).
+    A `monitor` records per-layer figures at every clipping and keeps the first batch."""
     ctxs = as_ctx_list(ctx)
     states, total_loss, num_tokens = None, 0.0, 0
     params = list(net.collect_params().values())
@@ -95,6 +101,8 @@ def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter, kv=N
             X, Y = worker_rows(X, kv), worker_rows(Y, kv)
         Xs = gluon.utils.split_and_load(X, ctxs, even_split=False)  # rows per device
         Ys = gluon.utils.split_and_load(Y, ctxs, even_split=False)
+        if monitor is not None and monitor.sample is None:
+            monitor.sample = Xs[0]
         if states is None or use_random_iter:  # fresh for random batches
             states = [net.begin_state(batch_size=x.shape[0], ctx=c) for x, c in zip(Xs, ctxs)]
         else:
@@ -106,11 +114,11 @@ def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter, kv=N
         states = [state for _, state in outputs]
         autograd.backward(losses)
         if kv is not None and 'async' in kv.type:  # no summed gradient exists to clip
-            grad_clipping(params, clip, ctxs)
+            grad_clipping(params, clip, ctxs, monitor)
             trainer.step(1)  # pushes this worker's share; the servers update
         else:
             trainer.allreduce_grads()  # sums the devices' (and workers') gradients
-            grad_clipping(params, clip, ctxs)
+            grad_clipping(params, clip, ctxs, monitor)
             trainer.update(1)  # the loss is already a mean
         total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * batch_tokens
         num_tokens += batch_tokens
@@ -175,7 +183,7 @@ def evaluate_perplexity(net, data_iter, ctx):
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random_iter=False,
           val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
           on_epoch=None, label=None, save_dir=None, save_every=10, resume=False,
-          kvstore='device'):
+          kvstore='device', diagnostics=False):
     """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`.
 
     Returns a history dict: per epoch `train_ppl`, `val_ppl` (when `val_iter` is given),
@@ -188,6 +196,9 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     uninterrupted run with the same seed would (on a CPU, without dropout).
     `kvstore='dist_sync'` trains as one worker of a parameter-server job (every worker
     must use the same seed, data and settings); only rank 0 prints and saves checkpoints.
+    `diagnostics=True` adds per-layer figures to the history (gradient norms before
+    clipping, clipping fraction, update/weight ratios, saturation: see `diagnostics`).
+    Measured cost on a 2-core CPU: DIAG_COST.
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
     if seed is not None:
@@ -208,11 +219,18 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
         if verbose:
             print(f"{history['model']}: resuming after epoch {history['epochs']} from "
                   f"{save_dir}", flush=True)
+    monitor = None
+    if diagnostics:
+        monitor = Diagnostics(net, net.collect_params().values(), lr, clip)
+        if 'grad_norm' not in history:  # (a resumed history has them already)
+            new_diagnostics(history, net.num_layers)
     log_every = log_every or max(1, num_epochs // 20)
     for epoch in range(history['epochs'] + 1, num_epochs + 1):
         start = time.perf_counter()
+        if monitor is not None:
+            monitor.start_epoch()
         ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, clip,
-                                      use_random_iter, kv)
+                                      use_random_iter, kv, monitor)
         seconds = time.perf_counter() - start
         if not math.isfinite(ppl):  # stop before saving: the last good checkpoint stays
             raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '
@@ -220,6 +238,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
         history['train_ppl'].append(ppl)
         history['tokens_per_sec'].append(num_tokens / seconds)
         history['seconds'].append(seconds)
+        if monitor is not None:
+            append_epoch(history, monitor.end_epoch())
         if val_iter is not None:
             history['val_ppl'].append(evaluate_perplexity(net, val_iter, as_ctx_list(ctx)[0]))
         history['epochs'] = epoch

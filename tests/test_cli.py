@@ -29,6 +29,7 @@ def test_main_job_writes_plot_summary_and_table(tmp_path, data_dir, capsys):
     assert (summary['train_tokens'], summary['val_tokens'], summary['vocab_size']) == \
         (2000, 1000, 28)
     assert set(summary['models']) == {'scratch', 'gluon'}
+    assert 'grad_norm' not in summary['models']['gluon']['history']  # no --diagnostics
     for result in summary['models'].values():
         assert set(result) == {'train_ppl', 'val_ppl', 'tokens_per_sec', 'seconds', 'sample',
                                'history'}
@@ -41,6 +42,25 @@ def test_main_job_writes_plot_summary_and_table(tmp_path, data_dir, capsys):
     table = capsys.readouterr().out
     assert 'scratch' in table and 'gluon' in table and 'tokens/s' in table
     assert sorted(os.listdir(out)) == ['perplexity.png', 'summary.json']  # no temporary files
+
+
+def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, data_dir,
+                                                                       capsys):
+    out = tmp_path / 'out'
+    assert main(TINY + ['--out', str(out), '--cell', 'lstm', '--num-layers', '3',
+                        '--diagnostics'] + data_args(data_dir)) == 0
+    assert sorted(os.listdir(out)) == ['diagnostics.png', 'perplexity.png', 'summary.json']
+    assert (out / 'diagnostics.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    summary = json.loads((out / 'summary.json').read_text())
+    s, g = (summary['models'][name]['diagnostics'] for name in ('scratch', 'gluon'))
+    assert s['layers'] == ['layer 1', 'layer 2', 'layer 3', 'output']
+    assert len(s['grad_norm']) == len(s['update_ratio']) == 4 and len(s['saturation']) == 3
+    for key in ('grad_norm', 'update_ratio', 'saturation'):  # copied weights: same figures
+        assert s[key] == pytest.approx(g[key], rel=1e-3, abs=1e-6)
+    assert len(summary['models']['gluon']['history']['grad_norm']) == 2  # per epoch
+    table = capsys.readouterr().out
+    assert 'gluon    layer 3' in table and 'clipping fired on' in table
+    assert 'diagnostics.png' in table
 
 
 def run_cli(*args):

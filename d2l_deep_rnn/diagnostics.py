@@ -1,0 +1,155 @@
+"""Per-layer instruments: why a deeper RNN trains differently.
+
+`train(..., diagnostics=True)` records, per epoch, for each hidden layer l = 1..L (and the
+output layer, where it applies):
+
+- `grad_norm`: the norm of layer l's gradient before clipping, averaged over the steps;
+- `clip_fraction`: the fraction of steps on which clipping fired (one number per epoch);
+- `update_ratio`: ||lr * clipped gradient|| / ||weights|| of layer l (the SGD step's size
+  relative to the weights it changes), averaged over the steps;
+- `saturation`: the fraction of entries of H_t^(l) with |value| > 0.95 (tanh RNN; exactly
+  0 for a ReLU RNN: dead units), or of the sigmoid gates within 0.05 of 0 or 1 (GRU: r, z;
+  LSTM: i, f, o), on the epoch's first batch replayed from a zero state with the weights
+  the epoch ends with (like the validation perplexity, it describes the model after it).
+
+Layers are found by name: 'layer{l}_*' in `DeepRNNScratch`, 'l{l-1}_*' in `DeepRNN`, so
+copied weights give the same figures. The fused kernel returns only the top layer's states,
+so saturation replays the batch layer by layer (`layer_by_layer`, the scratch model's
+equations) with the model's weights in the section's layout. Frozen parameters (h2h_bias,
+b_hh) have no gradient and are left out of every figure.
+"""
+import re
+
+import mxnet as mx
+from mxnet import np
+
+from .convert import fused_params, scratch_params, scratch_view
+from .gluon_model import DeepRNN
+from .scratch_model import SCRATCH_LAYERS, layer_by_layer
+
+KEYS = ('grad_norm', 'clip_fraction', 'update_ratio', 'saturation', 'diag_layers')
+TANH_LIMIT, GATE_MARGIN = 0.95, 0.05
+
+
+def layer_names(num_layers):
+    """['layer 1', ..., 'layer L', 'output']: the rows of `grad_norm` and `update_ratio`."""
+    return [f'layer {l}' for l in range(1, num_layers + 1)] + ['output']
+
+
+def layer_of(net):
+    """{Parameter name: 0-based layer (num_layers for the output layer)} for either model:
+    'l0_i2h_weight' or 'layer1_W_xh' -> 0, 'dense_weight' or 'W_hq' -> num_layers."""
+    named = fused_params(net) if isinstance(net, DeepRNN) else scratch_params(net)
+    owner = {}
+    for short, param in named.items():
+        match = re.match(r'l(\d+)_|layer(\d+)_', short)
+        if match is None:  # the output layer
+            owner[param.name] = net.num_layers
+        else:
+            owner[param.name] = int(match[1]) if match[1] else int(match[2]) - 1
+    return owner
+
+
+class Diagnostics:
+    """Accumulates the per-step figures on the device; `end_epoch` reads them once."""
+
+    def __init__(self, net, params, lr, clip):
+        self.net, self.lr, self.clip = net, lr, clip
+        self.params = [p for p in params if p.grad_req != 'null']  # as `grad_clipping` sees
+        owner = layer_of(net)
+        # M[i, l] = 1 if parameter i belongs to layer l: per-layer sums are one product
+        onehot = [[float(owner[p.name] == l) for l in range(net.num_layers + 1)]
+                  for p in self.params]
+        self.M = np.array(onehot)
+        self.start_epoch()
+
+    def start_epoch(self):
+        self.grad_norm = self.update_ratio = self.clipped = 0
+        self.steps, self.sample = 0, None
+
+    def record_step(self, sums, norm, scale):
+        """Called by `grad_clipping` before it scales: `sums` holds each parameter's
+        squared gradient norm, `norm` the global norm, `scale` = min(1, clip / norm)."""
+        ctx = self.params[0].list_ctx()[0]
+        M = self.M.as_in_ctx(ctx) if self.M.ctx != ctx else self.M
+        weights = [p.data(ctx).as_nd_ndarray() for p in self.params]
+        w_sums = mx.nd.multi_sum_sq(*weights, num_arrays=len(weights)).as_np_ndarray()
+        g = np.sqrt(np.dot(sums, M))  # (L+1,): each layer's gradient norm
+        w = np.sqrt(np.dot(w_sums, M))
+        self.grad_norm = self.grad_norm + g
+        self.update_ratio = self.update_ratio + self.lr * scale * g / w
+        self.clipped = self.clipped + (norm > self.clip)
+        self.steps += 1
+
+    def end_epoch(self):
+        """This epoch's figures as Python lists (one entry per layer)."""
+        n = self.steps
+        return {'grad_norm': (self.grad_norm / n).tolist(),
+                'clip_fraction': float(self.clipped) / n,
+                'update_ratio': (self.update_ratio / n).tolist(),
+                'saturation': saturation(self.net, self.sample) if self.sample is not None
+                else [None] * self.net.num_layers}
+
+
+def section_names(cell, num_layers):
+    """The names of `DeepRNNScratch.section_params`, in order: 'layer1_W_xh', ..., 'b_q'."""
+    per_layer = [name for g in SCRATCH_LAYERS[cell].gates
+                 for name in (f'W_x{g}', f'W_h{g}', f'b_{g}')] + (['b_hh'] if cell == 'gru' else [])
+    return [f'layer{l}_{name}' for l in range(1, num_layers + 1) for name in per_layer] + \
+        ['W_hq', 'b_q']
+
+
+def section_weights(net, ctx):
+    """Either model's weights in `DeepRNNScratch.section_params` order, on `ctx`."""
+    if not isinstance(net, DeepRNN):
+        return [p.data(ctx) for p in net.section_params()]
+    view = scratch_view(net)
+    return [view[name].as_in_ctx(ctx) for name in section_names(net.cell, net.num_layers)]
+
+
+def saturation(net, inputs):
+    """Per hidden layer, the fraction of saturated entries on `inputs` (batch_size,
+    num_steps), replayed from a zero state (see the module docstring)."""
+    ctx = inputs.ctx
+    trace = []
+    settings = dict(cell=net.cell, activation=net.activation, vocab_size=net.vocab_size,
+                    num_hiddens=net.num_hiddens, num_layers=net.num_layers)
+    state = net.begin_state(batch_size=inputs.shape[0], ctx=ctx)
+    layer_by_layer(mx.nd, inputs, state, section_weights(net, ctx), inputs.shape[1],
+                   trace=trace, **settings)
+    return [saturated_fraction(np.stack([a for step in steps for a in step]), net.cell,
+                               net.activation) for steps in trace]
+
+
+def saturated_fraction(values, cell, activation):
+    """The fraction of `values` (H_t or gate activations) that sit at their limits."""
+    if cell != 'rnn':
+        hit = (values < GATE_MARGIN) | (values > 1 - GATE_MARGIN)
+    elif activation == 'tanh':
+        hit = np.abs(values) > TANH_LIMIT
+    else:
+        hit = values == 0
+    return float(hit.mean())
+
+
+def new_diagnostics(history, num_layers):
+    """Add the empty per-epoch lists to a training history."""
+    history.update(grad_norm=[], clip_fraction=[], update_ratio=[], saturation=[],
+                   diag_layers=layer_names(num_layers))
+
+
+def append_epoch(history, figures):
+    for key, value in figures.items():
+        history[key].append(value)
+
+
+def summarize(history):
+    """The run in a few numbers per layer: mean gradient norm and update ratio over all
+    epochs, the overall clipping fraction, and the last epoch's saturation."""
+    epochs = len(history['grad_norm'])
+    mean = lambda rows: [sum(r[l] for r in rows) / epochs for l in range(len(rows[0]))]  # noqa: E731,E501
+    return {'layers': history['diag_layers'],
+            'grad_norm': mean(history['grad_norm']),
+            'update_ratio': mean(history['update_ratio']),
+            'clip_fraction': sum(history['clip_fraction']) / epochs,
+            'saturation': history['saturation'][-1]}

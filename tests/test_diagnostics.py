@@ -1,0 +1,160 @@
+"""Per-layer diagnostics: the recorded figures equal hand computations from the weights and
+gradients (NumPy), for both models, and switching them off changes nothing."""
+import mxnet as mx
+import numpy as onp
+import pytest
+from mxnet import autograd, gluon, np
+
+from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params, load_data_splits, train
+from d2l_deep_rnn.convert import scratch_params
+from d2l_deep_rnn.diagnostics import KEYS, summarize
+from d2l_deep_rnn.plots import plot_diagnostics
+
+V, H, L = 7, 5, 2  # vocabulary, hidden units, layers
+X = onp.array([[0, 3, 1, 6, 2], [5, 4, 4, 0, 1], [2, 2, 6, 3, 5]])  # (batch 3, 5 steps)
+Y = onp.roll(X, -1, axis=1)
+LR, CLIP = 0.5, 0.2
+
+
+def tiny_scratch(cell, scale=0.8):
+    """A 2-layer scratch model with large random weights, so that some units saturate."""
+    net = DeepRNNScratch(V, H, L, cell)
+    net.initialize()
+    rng = onp.random.RandomState(3)
+    for p in net.collect_params().values():
+        if p.grad_req != 'null':
+            p.set_data(np.array(rng.normal(0, scale, p.shape).astype('float32')))
+    return net
+
+
+def hand_gradients(scratch):
+    """The gradients of the batch's mean loss, by the section's names (autograd on a copy),
+    and the weights: the inputs of the hand computation."""
+    copy = tiny_scratch(scratch.cell)  # then overwritten
+    for p, q in zip(scratch.collect_params().values(), copy.collect_params().values()):
+        q.set_data(p.data())
+    with autograd.record():
+        Y_hat, _ = copy(np.array(X), copy.begin_state(3))
+        loss = gluon.loss.SoftmaxCrossEntropyLoss()(Y_hat, np.array(Y).T.reshape(-1))
+        (loss.sum() / Y.size).backward()
+    named = scratch_params(copy)
+    grads = {n: p.grad().asnumpy().astype('float64') for n, p in named.items()
+             if p.grad_req != 'null'}
+    weights = {n: p.data().asnumpy().astype('float64') for n, p in named.items()
+               if p.grad_req != 'null'}
+    return grads, weights
+
+
+def hand_saturation(scratch):
+    """NumPy forward of the first batch from a zero state: per layer, the fraction of
+    |H_t| > 0.95 (tanh RNN) or of sigmoid gates within 0.05 of 0 or 1 (LSTM)."""
+    w = {n: p.data().asnumpy().astype('float64') for n, p in scratch_params(scratch).items()}
+    sigmoid = lambda z: 1 / (1 + onp.exp(-z))  # noqa: E731
+    inputs = onp.eye(V)[X.T]  # (steps, batch, V)
+    fractions = []
+    for l in range(1, L + 1):
+        p = lambda name: w[f'layer{l}_{name}']  # noqa: E731
+        Hs, Hprev, C, watched = [], onp.zeros((3, H)), onp.zeros((3, H)), []
+        for X_t in inputs:
+            if scratch.cell == 'rnn':
+                Hprev = onp.tanh(X_t @ p('W_xh') + Hprev @ p('W_hh') + p('b_h'))
+                watched.append(onp.abs(Hprev) > 0.95)
+            else:
+                gate = lambda g: X_t @ p(f'W_x{g}') + Hprev @ p(f'W_h{g}') + p(f'b_{g}')  # noqa
+                I, F, O = sigmoid(gate('i')), sigmoid(gate('f')), sigmoid(gate('o'))
+                C = F * C + I * onp.tanh(gate('c'))
+                Hprev = O * onp.tanh(C)
+                watched += [(G < 0.05) | (G > 0.95) for G in (I, F, O)]
+            Hs.append(Hprev)
+        fractions.append(onp.mean(watched))
+        inputs = onp.array(Hs)  # H^(l) feeds layer l + 1
+    return fractions
+
+
+def expected_figures(scratch):
+    grads, weights = hand_gradients(scratch)
+    layer = lambda name: int(name[5]) - 1 if name.startswith('layer') else L  # noqa: E731
+    g2, w2 = onp.zeros(L + 1), onp.zeros(L + 1)
+    for name in grads:
+        g2[layer(name)] += (grads[name] ** 2).sum()
+        w2[layer(name)] += (weights[name] ** 2).sum()
+    norm = onp.sqrt(g2.sum())
+    scale = min(1.0, CLIP / norm)
+    return {'grad_norm': onp.sqrt(g2), 'clip_fraction': float(norm > CLIP),
+            'update_ratio': LR * scale * onp.sqrt(g2) / onp.sqrt(w2)}
+
+
+def one_step(net):
+    batch = [(np.array(X), np.array(Y))]
+    return train(net, batch, None, LR, 1, mx.cpu(), clip=CLIP, verbose=False,
+                 diagnostics=True)
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'lstm'])
+def test_recorded_figures_equal_the_hand_computation_for_both_models(cell):
+    scratch = tiny_scratch(cell, scale={'rnn': 0.8, 'lstm': 2.0}[cell])
+    fused = DeepRNN(V, H, L, cell)
+    fused.initialize()
+    copy_params(scratch, fused)
+    expected = expected_figures(scratch)  # from the weights before the step
+    assert expected['clip_fraction'] == 1.0  # the threshold is below this batch's norm
+    histories = [one_step(net) for net in (scratch, fused)]
+    expected['saturation'] = hand_saturation(scratch)  # from the weights after it
+    assert 0 < min(expected['saturation'])  # some units do saturate
+    for history in histories:
+        assert history['diag_layers'] == ['layer 1', 'layer 2', 'output']
+        for key in ('grad_norm', 'update_ratio', 'saturation'):
+            onp.testing.assert_allclose(history[key][0], expected[key], rtol=2e-5)
+        assert history['clip_fraction'] == [1.0]
+    for key in ('grad_norm', 'update_ratio', 'saturation', 'clip_fraction'):
+        onp.testing.assert_allclose(histories[0][key], histories[1][key], rtol=2e-5)
+
+
+def test_without_clipping_the_ratio_is_the_plain_sgd_step():
+    scratch = tiny_scratch('rnn', scale=0.05)
+    expected = expected_figures(scratch)  # scale 1: lr * ||g_l|| / ||w_l||
+    assert expected['clip_fraction'] == 0.0  # small weights: this batch's norm is below 0.2
+    history = one_step(scratch)
+    assert history['clip_fraction'] == [0.0]
+    assert history['saturation'] == [[0.0, 0.0]]  # and nothing saturates
+    for key in ('grad_norm', 'update_ratio'):
+        onp.testing.assert_allclose(history[key][0], expected[key], rtol=2e-5)
+
+
+@pytest.fixture(scope='module')
+def small_splits(data_dir):
+    return load_data_splits(8, 10, max_tokens=2000, val_tokens=1000, data_dir=data_dir)
+
+
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+def test_diagnostics_off_adds_nothing_and_on_changes_no_result(small_splits, Model):
+    train_iter, val_iter, vocab = small_splits
+    runs = {}
+    for diagnostics in (False, True):
+        net = Model(len(vocab), 16, 2, 'gru')
+        history = train(net, train_iter, vocab, 1.0, 3, mx.cpu(), val_iter=val_iter, seed=5,
+                        verbose=False, diagnostics=diagnostics)
+        runs[diagnostics] = history, [p.data().asnumpy() for p in
+                                      net.collect_params().values()]
+    (off, w_off), (on, w_on) = runs[False], runs[True]
+    assert not set(KEYS) & set(off)
+    assert set(KEYS) <= set(on) and len(on['grad_norm']) == 3 == len(on['saturation'])
+    assert on['train_ppl'] == off['train_ppl'] and on['val_ppl'] == off['val_ppl']  # exact
+    for a, b in zip(w_off, w_on):
+        assert onp.array_equal(a, b)
+    figures = summarize(on)
+    assert figures['layers'] == ['layer 1', 'layer 2', 'output']
+    assert len(figures['grad_norm']) == 3 and len(figures['saturation']) == 2
+    assert 0 <= figures['clip_fraction'] <= 1
+
+
+def test_plot_diagnostics_draws_four_panels(small_splits, tmp_path):
+    train_iter, _, vocab = small_splits
+    histories = {name: train(Model(len(vocab), 16, 2, 'rnn'), train_iter, vocab, 1.0, 2,
+                             mx.cpu(), seed=1, verbose=False, diagnostics=True)
+                 for name, Model in (('gluon', DeepRNN), ('scratch', DeepRNNScratch))}
+    fig = plot_diagnostics(histories, tmp_path / 'diagnostics.png')
+    assert len(fig.axes) == 4
+    assert len(fig.axes[0].lines) == 2 * 3 and len(fig.axes[2].lines) == 2 * 2
+    png = (tmp_path / 'diagnostics.png').read_bytes()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 20000
