@@ -77,6 +77,11 @@ def run_cli(*args):
     (['--num-hiddens', '0'], 'num_hiddens must be a positive integer, got 0'),
     (['--num-steps', '-3'], 'num_steps must be a positive integer, got -3'),
     (['--batch-size', '2.5'], "argument --batch-size: invalid int value: '2.5'"),
+    (['--kvstore', 'dist_sync'], '--kvstore dist_sync needs a parameter server; start it '
+     'with python -m d2l_deep_rnn launch --workers N -- <these flags>'),
+    (['--kvstore', 'dist_sync', '--model', 'both'], '--kvstore dist_sync trains one model per '
+     'run; give --model gluon or --model scratch'),
+    (['--kvstore', 'nccl'], "argument --kvstore: invalid choice: 'nccl'"),
     (['--ctx', 'tpu'], '--ctx must be auto, cpu, gpu, cpu:N or gpu:N'),
     (['--ctx', 'gpu:7'], 'install a CUDA build (for example mxnet-cu112) or use --ctx cpu'),
     (['--ctx', 'cpu:0,cpu:0'], '--ctx cpu:0,cpu:0 names a device twice'),

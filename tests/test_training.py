@@ -123,3 +123,25 @@ def test_two_cpu_contexts_take_the_single_device_step(data_dir, Model):
         assert float(onp.abs(expected).max()) > 0 or p.grad_req == 'null'
         for c in (mx.cpu(0), mx.cpu(1)):
             onp.testing.assert_allclose(q.data(c).asnumpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_worker_rows_are_contiguous_blocks_covering_the_batch():
+    from types import SimpleNamespace
+    from mxnet import np
+    from d2l_deep_rnn.config import UsageError
+    from d2l_deep_rnn.training import worker_rows
+    X = np.arange(7 * 3).reshape(7, 3)
+    blocks = [worker_rows(X, SimpleNamespace(rank=r, num_workers=3)).asnumpy()
+              for r in range(3)]
+    assert [b[:, 0].tolist() for b in blocks] == [[0, 3], [6, 9], [12, 15, 18]]
+    with pytest.raises(UsageError, match='a batch of 2 sequences cannot be split across 3 '
+                                         'workers; use a batch size of at least 3'):
+        worker_rows(X[:2], SimpleNamespace(rank=0, num_workers=3))
+
+
+def test_unknown_kvstore_is_refused():
+    from d2l_deep_rnn.config import UsageError
+    net = DeepRNN(28, 8, 1, 'rnn')
+    with pytest.raises(UsageError, match="kvstore must be one of device, local, dist_sync, "
+                                         "dist_async; got 'nccl'"):
+        train(net, [], None, 1.0, 1, mx.cpu(), verbose=False, kvstore='nccl')
