@@ -3,6 +3,7 @@ import os
 import tempfile
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_perplexity(histories, path=None, title=None):
@@ -61,7 +62,12 @@ def plot_diagnostics(histories, path=None, title=None):
                 curve = [row[l] for row in history[key]]
                 ax.plot(epochs, curve, styles[m % 4], color=f'C{l}', label=prefix + name,
                         linewidth=max(1.0, 2.5 - m))
-        ax.set_yscale('log' if log else 'linear')
+        if log:
+            ax.set_yscale('log')
+        else:  # a fraction: from 0, with room above the highest value
+            top = max((y for line in ax.lines for y in line.get_ydata()), default=0)
+            ax.set_ylim(0, max(0.05, 1.1 * top))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel('epoch')
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
