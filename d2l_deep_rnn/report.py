@@ -1,5 +1,5 @@
 """What the notebooks report, computed from what a run measured: the machine, result lines,
-parameter counts, gradient-clipping statistics, gaps between curves, and the observation
+parameter counts, gaps between curves, and the observation
 sentences of the two-layer exercise (built from the numbers, so they hold for any run)."""
 import math
 import os
@@ -8,11 +8,8 @@ import subprocess
 import time
 
 import mxnet as mx
-from mxnet import autograd, gluon
 
 from .config import UsageError
-from .data import SeqDataLoader
-from .training import grad_clipping
 
 
 # --- where and how long -------------------------------------------------------------------
@@ -143,61 +140,6 @@ def gap_line(histories, tolerance=1e-3):
             f"{g['relative']:.1e}; {g['curve']}, epoch {g['epoch']}, {a} vs {b}): {verdict}")
 
 
-# --- gradient clipping ----------------------------------------------------------------------
-
-def gradient_norms(net, train_iter, clip, ctx):
-    """One sequential pass over the training text at the current weights, as the training
-    loop computes it (state carried over, mean loss, backward), without updating anything:
-    the global gradient norm of each batch before clipping."""
-    data = SeqDataLoader(train_iter.corpus, train_iter.batch_size, train_iter.num_steps,
-                         random_offset=False)  # draws nothing: the run's data order is kept
-    loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    params = list(net.collect_params().values())
-    state, norms = None, []
-    for X, Y in data:
-        state = (net.begin_state(batch_size=X.shape[0], ctx=ctx) if state is None
-                 else [s.detach() for s in state])
-        y = Y.T.reshape(-1).as_in_ctx(ctx)
-        with autograd.record():
-            y_hat, state = net(X.as_in_ctx(ctx), state)
-            l = loss(y_hat, y).mean()
-        l.backward()
-        norms.append(float(grad_clipping(params, clip, ctx)))
-    return norms
-
-
-def checkpoints(num_epochs, count=5):
-    """Epoch 1 and `count` evenly spaced epochs ending with the last: 500 -> 1, 100, ..., 500."""
-    return sorted({1} | {max(1, round(num_epochs * k / count)) for k in range(1, count + 1)})
-
-
-class ClipMonitor:
-    """An `on_epoch` callback for `train`: after each epoch in `checkpoints(num_epochs)`,
-    records the global gradient norm of every training batch (`gradient_norms`) in
-    `self.norms[epoch]`. Costs one forward and backward pass per checkpoint."""
-
-    def __init__(self, net, train_iter, clip, ctx, num_epochs, count=5):
-        self.net, self.train_iter, self.clip, self.ctx = net, train_iter, clip, ctx
-        self.epochs = checkpoints(num_epochs, count)
-        self.norms = {}
-
-    def __call__(self, history):
-        if history['epochs'] in self.epochs:
-            self.norms[history['epochs']] = gradient_norms(self.net, self.train_iter,
-                                                           self.clip, self.ctx)
-
-
-def clipped_fraction(norms, clip):
-    """The fraction of batches whose gradient norm exceeded the threshold (and was scaled)."""
-    return sum(n > clip for n in norms) / len(norms)
-
-
-def median(values):
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
-
-
 # --- the two-layer exercise -----------------------------------------------------------------
 
 def halfway_level(histories):
@@ -219,7 +161,7 @@ def listing(items):
     return items[0] if len(items) == 1 else ', '.join(items[:-1]) + ' and ' + items[-1]
 
 
-def compare_runs(histories, params=None, clip_norms=None, clip=None, overfit_margin=0.05):
+def compare_runs(histories, params=None, overfit_margin=0.05):
     """Observation sentences about runs trained on the same data for the same epochs
     ({label: history}, two or more), each sentence carrying the numbers it rests on:
 
@@ -230,7 +172,8 @@ def compare_runs(histories, params=None, clip_norms=None, clip=None, overfit_mar
     - overfitting: validation perplexity rising more than `overfit_margin` above its best
       while training perplexity keeps falling;
     - parameter counts (`params`: {label: count});
-    - gradient clipping (`clip_norms`: {label: {epoch: [norm per batch]}}, threshold `clip`).
+    - per layer, when the runs were trained with `diagnostics=True`: gradient norms,
+      clipping, update sizes and saturation (`diagnostic_sentences`).
     """
     if len(histories) < 2:
         raise UsageError('compare_runs compares two or more runs')
@@ -289,23 +232,39 @@ def compare_runs(histories, params=None, clip_norms=None, clip=None, overfit_mar
             + listing(f'{params[k] / params[smallest]:.2f}x as many for {k} as for {smallest}'
                       for k in params if k != smallest) + '.')
 
-    if clip_norms:
-        for k, by_epoch in clip_norms.items():
-            epochs = sorted(by_epoch)
-            sentences.append(
-                f'Gradient clipping (threshold {clip:g}), {k}: after epochs '
-                + listing(str(e) for e in epochs) + ', the global gradient norm exceeded the '
-                'threshold in ' + listing(f'{clipped_fraction(by_epoch[e], clip):.0%}'
-                                          for e in epochs)
-                + ' of the batches; its median was '
-                + listing(f'{median(by_epoch[e]):.2f}' for e in epochs) + '.')
-        overall = {k: clipped_fraction([n for e in v.values() for n in e], clip)
-                   for k, v in clip_norms.items()}
-        most = max(overall, key=overall.get)
+    if all('grad_norm' in h for h in histories.values()):
+        sentences += diagnostic_sentences(histories)
+    return sentences
+
+
+def diagnostic_sentences(histories):
+    """Per run: which layer's gradient is largest (mean over epochs, before clipping), how
+    often clipping fired, the update/weight ratio per layer, and the saturation per hidden
+    layer at the end and at its peak."""
+    from .diagnostics import summarize
+    sentences = []
+    for k, h in histories.items():
+        d = summarize(h)
+        hidden = d['layers'][:len(d['saturation'])]
+        top = max(hidden, key=lambda name: d['grad_norm'][d['layers'].index(name)])
         sentences.append(
-            'Gradient clipping overall: over all measured epochs it acted on '
-            + listing(f'{overall[k]:.0%} of the batches for {k}' for k in overall)
-            + (f'; clipped most often: {most}.' if unique_best(overall, most) else '.'))
+            f'Gradients, {k}: mean norm before clipping '
+            + listing(f"{g:.3g} for {name}" for name, g in zip(d['layers'], d['grad_norm']))
+            + (f'; the largest hidden-layer gradient is {top}\'s.' if len(hidden) > 1 else '.'))
+        first, last = h['clip_fraction'][0], h['clip_fraction'][-1]
+        sentences.append(
+            f"Clipping, {k}: it fired on {d['clip_fraction']:.0%} of the steps over the run "
+            f"({first:.0%} in epoch 1, {last:.0%} in epoch {len(h['clip_fraction'])}).")
+        sentences.append(
+            f'Update size, {k}: a step changed the weights by '
+            + listing(f'{r:.2e} of their norm for {name}'
+                      for name, r in zip(d['layers'], d['update_ratio'])) + ' (mean over steps).')
+        peak = [max(row[l] for row in h['saturation']) for l in range(len(hidden))]
+        sentences.append(
+            f'Saturation, {k}: in the last epoch '
+            + listing(f'{s:.1%} of {name}\'s activations' for name, s in zip(hidden,
+                                                                          d['saturation']))
+            + ' were saturated (peak ' + listing(f'{p:.1%}' for p in peak) + ').')
     return sentences
 
 

@@ -123,8 +123,9 @@ def test_two_layer_notebook_counts_params_and_observes(executed):
     observations = [line[2:] for line in lines if line.startswith('- ')]
     assert [o.split(':')[0] for o in observations] == [
         'Throughput', 'Per epoch', 'Per second', 'Validation', 'Overfitting, 1 layer',
-        'Overfitting, 2 layers', 'Parameters', 'Gradient clipping (threshold 1), 1 layer',
-        'Gradient clipping (threshold 1), 2 layers', 'Gradient clipping overall']
+        'Overfitting, 2 layers', 'Parameters'] + [
+        f'{what}, {label}' for label in ('1 layer', '2 layers')
+        for what in ('Gradients', 'Clipping', 'Update size', 'Saturation')]
     assert all(re.search(r'\d', o) for o in observations)  # each rests on numbers
 
 

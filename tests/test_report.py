@@ -1,14 +1,11 @@
-import random
-
 import mxnet as mx
 import pytest
 
-from d2l_deep_rnn import DeepRNN, DeepRNNScratch, load_data_splits, train
+from d2l_deep_rnn import DeepRNN, DeepRNNScratch
 from d2l_deep_rnn.config import UsageError
-from d2l_deep_rnn.report import (ClipMonitor, checkpoints, clipped_fraction, compare_runs,
-                                 count_params, describe_machine, format_duration, gap_line,
-                                 gradient_norms, max_gap, median, produced_line, result_line,
-                                 rnn_param_formula, tokens_per_sec)
+from d2l_deep_rnn.report import (compare_runs, count_params, describe_machine,
+                                 diagnostic_sentences, format_duration, gap_line, max_gap,
+                                 produced_line, result_line, rnn_param_formula, tokens_per_sec)
 
 
 def history(train_ppl, val_ppl, rates, seconds):
@@ -21,13 +18,17 @@ ONE = history([20.0, 10.0, 5.0, 2.0], [18.0, 12.0, 10.0, 11.0],
               [500.0, 1000.0, 1000.0, 1000.0], [4.0, 2.0, 2.0, 2.0])
 TWO = history([16.0, 5.0, 3.0, 1.5], [15.0, 9.0, 12.0, 14.0],
               [250.0, 500.0, 500.0, 500.0], [8.0, 4.0, 4.0, 4.0])
-CLIPS = {'1 layer': {1: [2.0, 0.5, 3.0, 0.8, 0.1], 4: [0.5, 0.9, 1.5, 0.2, 0.3]},
-         '2 layers': {1: [5.0, 4.0, 3.0, 0.5, 2.0], 4: [1.2, 1.0, 0.4, 2.0, 0.3]}}
+
+
+def with_diagnostics(h, grad_norm, clip_fraction, update_ratio, saturation):
+    layers = [f'layer {l}' for l in range(1, len(saturation[0]) + 1)] + ['output']
+    return dict(h, grad_norm=grad_norm, clip_fraction=clip_fraction,
+                update_ratio=update_ratio, saturation=saturation, diag_layers=layers)
 
 
 def test_compare_runs_builds_each_sentence_from_the_numbers():
     sentences = compare_runs({'1 layer': ONE, '2 layers': TWO},
-                             {'1 layer': 2876, '2 layers': 4956}, CLIPS, 1)
+                             {'1 layer': 2876, '2 layers': 4956})
     assert sentences == [
         'Throughput: 1,000 tokens/s for 1 layer (2.50 s per epoch) and 500 tokens/s for '
         '2 layers (5.00 s per epoch); the fastest is 1 layer, at 2.00x the tokens/s of 2 layers.',
@@ -45,12 +46,6 @@ def test_compare_runs_builds_each_sentence_from_the_numbers():
         'at epoch 4 while training perplexity falls from 5.00 to 1.50.',
         'Parameters: 2,876 for 1 layer and 4,956 for 2 layers; 1.72x as many for 2 layers as '
         'for 1 layer.',
-        'Gradient clipping (threshold 1), 1 layer: after epochs 1 and 4, the global gradient '
-        'norm exceeded the threshold in 40% and 20% of the batches; its median was 0.80 and 0.50.',
-        'Gradient clipping (threshold 1), 2 layers: after epochs 1 and 4, the global gradient '
-        'norm exceeded the threshold in 80% and 40% of the batches; its median was 3.00 and 1.00.',
-        'Gradient clipping overall: over all measured epochs it acted on 30% of the batches '
-        'for 1 layer and 60% of the batches for 2 layers; clipped most often: 2 layers.',
     ]
 
 
@@ -98,11 +93,32 @@ def test_max_gap_and_gap_line():
         'largest gap between the curves: 0.0e+00 perplexity: they are identical')
 
 
-def test_clipping_statistics():
-    assert clipped_fraction([0.5, 1.0, 1.5, 3.0], 1.0) == 0.5  # exactly 1 is not clipped
-    assert median([3.0, 1.0, 2.0]) == 2.0 and median([4.0, 1.0, 2.0, 3.0]) == 2.5
-    assert checkpoints(500) == [1, 100, 200, 300, 400, 500]
-    assert checkpoints(3) == [1, 2, 3] and checkpoints(1) == [1]
+def test_diagnostic_sentences_cite_the_per_layer_figures():
+    one = with_diagnostics(ONE, [[0.5, 1.0]] * 2 + [[0.1, 0.3]] * 2, [1.0, 0.5, 0.25, 0.25],
+                           [[0.01, 0.02]] * 4, [[0.1], [0.2], [0.4], [0.3]])
+    two = with_diagnostics(TWO, [[0.2, 0.6, 1.0]] * 4, [0.0] * 4, [[0.001, 0.01, 0.02]] * 4,
+                           [[0.0, 0.5]] * 4)
+    assert diagnostic_sentences({'1 layer': one, '2 layers': two}) == [
+        'Gradients, 1 layer: mean norm before clipping 0.3 for layer 1 and 0.65 for output.',
+        'Clipping, 1 layer: it fired on 50% of the steps over the run (100% in epoch 1, 25% '
+        'in epoch 4).',
+        'Update size, 1 layer: a step changed the weights by 1.00e-02 of their norm for layer 1 '
+        'and 2.00e-02 of their norm for output (mean over steps).',
+        "Saturation, 1 layer: in the last epoch 30.0% of layer 1's activations were saturated "
+        '(peak 40.0%).',
+        "Gradients, 2 layers: mean norm before clipping 0.2 for layer 1, 0.6 for layer 2 and 1 "
+        "for output; the largest hidden-layer gradient is layer 2's.",
+        'Clipping, 2 layers: it fired on 0% of the steps over the run (0% in epoch 1, 0% in '
+        'epoch 4).',
+        'Update size, 2 layers: a step changed the weights by 1.00e-03 of their norm for '
+        'layer 1, 1.00e-02 of their norm for layer 2 and 2.00e-02 of their norm for output '
+        '(mean over steps).',
+        "Saturation, 2 layers: in the last epoch 0.0% of layer 1's activations and 50.0% of "
+        "layer 2's activations were saturated (peak 0.0% and 50.0%).",
+    ]
+    sentences = compare_runs({'1 layer': one, '2 layers': two})
+    assert sentences[-8:] == diagnostic_sentences({'1 layer': one, '2 layers': two})
+    assert not any(s.startswith('Gradients') for s in compare_runs({'a': ONE, 'b': TWO}))
 
 
 def test_parameter_counts_match_the_equations():
@@ -132,23 +148,3 @@ def test_describe_machine_and_durations(tmp_path):
     assert produced_line(mx.cpu(), 185, date='2026-05-09').startswith(
         'Outputs produced on 2026-05-09 on cpu(0): ')
     assert produced_line(mx.cpu(), 185, date='2026-05-09').endswith(', in 3 min 05 s.')
-
-
-def test_gradient_norms_measure_without_training_or_drawing(data_dir):
-    train_iter, val_iter, vocab = load_data_splits(8, 10, max_tokens=2000, val_tokens=1000,
-                                                   data_dir=data_dir)
-    net = DeepRNN(len(vocab), 16, 2, 'gru')
-    monitor = ClipMonitor(net, train_iter, 0.5, mx.cpu(), num_epochs=2, count=1)
-    history = train(net, train_iter, vocab, 1.0, 2, mx.cpu(), clip=0.5, seed=0,
-                    verbose=False, on_epoch=monitor)
-    assert monitor.epochs == [1, 2] and sorted(monitor.norms) == [1, 2]
-    assert len(monitor.norms[1]) == len(monitor.norms[2]) == (2000 - 1) // 80  # all batches
-    assert all(n > 0 for norms in monitor.norms.values() for n in norms)
-    weights = {k: p.data().asnumpy().copy() for k, p in net.collect_params().items()}
-    state = random.getstate()
-    again = gradient_norms(net, train_iter, 0.5, mx.cpu())
-    assert again == pytest.approx(monitor.norms[2], rel=1e-5)  # same weights, same batches
-    assert random.getstate() == state  # the run's data order is not disturbed
-    for k, p in net.collect_params().items():
-        assert (p.data().asnumpy() == weights[k]).all()
-    assert len(history['train_ppl']) == 2
