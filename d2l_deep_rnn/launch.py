@@ -1,0 +1,382 @@
+"""`python -m d2l_deep_rnn launch`: the main job on MXNet's parameter server.
+
+    python -m d2l_deep_rnn launch --workers 2 --servers 1 -- --epochs 10 --cell lstm
+
+starts, on this machine, the scheduler, the servers and the workers of one `dist_sync` job
+(each a child process in its own process group), streams worker 0's output, keeps every
+process's output in `<--out>/logs/` (with `pids.json`), and exits 0 once every worker has
+exited 0, after stopping the scheduler and the servers: the main job ends without
+ps-lite's shutdown handshake (MXNet 1.9.1 aborts at exit after one), so they never stop
+by themselves. If any process dies first, it stops the others and names the dead one.
+Each process gets OMP_NUM_THREADS = cores / workers (unless set): the workers share the
+cores rather than each spinning a thread per core.
+
+Across machines each host runs one role in the foreground instead:
+
+    python -m d2l_deep_rnn launch --role worker --scheduler 10.0.0.1:9091 -- <flags>
+
+(and --role scheduler, --role server), with the same flags on every host; see "More than
+one machine" in README.md.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from . import cli
+from .config import Config, UsageError, check_positive_int
+from .data import atomic_write_bytes
+
+ROLES = ('scheduler', 'server', 'worker')
+# A scheduler or server is `import mxnet` with DMLC_ROLE set; the default SIGINT action lets
+# Ctrl-C stop it (Python's handler would wait for a return from ps-lite that never comes).
+SERVICE_CODE = 'import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); import mxnet'
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GRACE_S = 5.0  # how long a process may take to end after SIGTERM, before SIGKILL
+FORWARD_GRACE_S = 2.0  # after a forwarded Ctrl-C (a worker waiting on the others ignores it)
+
+
+@dataclasses.dataclass
+class Child:
+    """One started process of the job."""
+    role: str
+    index: int
+    popen: subprocess.Popen
+    log: str
+
+    @property
+    def name(self):
+        """'scheduler', 'server 0', 'worker 1'."""
+        return 'scheduler' if self.role == 'scheduler' else f'{self.role} {self.index}'
+
+
+def build_parser():
+    """The launcher's own flags; the training flags follow `--`."""
+    parser = cli.ArgumentParser(
+        prog='python -m d2l_deep_rnn launch',
+        usage='%(prog)s [--workers N] [--servers M] [options] -- [training flags]',
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--workers', type=int, default=2, metavar='N',
+                        help='worker processes (default 2)')
+    parser.add_argument('--servers', type=int, default=1, metavar='M',
+                        help='server processes (default 1)')
+    parser.add_argument('--host', default=None,
+                        help='address the local job listens on (default 127.0.0.1)')
+    parser.add_argument('--port', type=int, default=None,
+                        help="the scheduler's port (default: a free one)")
+    parser.add_argument('--kvstore', choices=('dist_sync', 'dist_async'), default='dist_sync')
+    parser.add_argument('--role', choices=ROLES, default=None,
+                        help='run only this role of a job spread over several hosts')
+    parser.add_argument('--scheduler', default=None, metavar='HOST:PORT',
+                        help="with --role: the scheduler's address, the same on every host")
+    return parser
+
+
+def split_argv(argv):
+    """['--workers', '2', '--', '--epochs', '3'] -> (['--workers', '2'], ['--epochs', '3'])."""
+    argv = list(argv)
+    if '--' not in argv:
+        return argv, []
+    cut = argv.index('--')
+    return argv[:cut], argv[cut + 1:]
+
+
+def check_launch_args(args):
+    """Refuse impossible counts and mixed local/role flags (UsageError)."""
+    check_positive_int('--workers', args.workers)
+    check_positive_int('--servers', args.servers)
+    if args.role is None and args.scheduler is not None:
+        raise UsageError('--scheduler HOST:PORT goes with --role; without --role the '
+                         'launcher starts the scheduler itself (see --host and --port)')
+    if args.role is not None:
+        if args.scheduler is None:
+            raise UsageError(f'--role {args.role} needs --scheduler HOST:PORT, the address '
+                             f'of the scheduler, the same on every host')
+        if args.host is not None or args.port is not None:
+            raise UsageError('with --role, give the address as --scheduler HOST:PORT '
+                             '(not --host/--port)')
+        args.host, args.port = parse_address(args.scheduler)
+    args.host = resolve(args.host or '127.0.0.1')
+    if args.port is not None and not 0 < args.port < 65536:
+        raise UsageError(f'--port must be between 1 and 65535, got {args.port}')
+
+
+def resolve(host):
+    """A host name or address -> an IPv4 address (ps-lite binds and connects to numbers)."""
+    try:
+        return socket.gethostbyname(host)
+    except OSError as e:
+        raise UsageError(f'cannot resolve the host {host!r} ({e}); give an IP address') \
+            from None
+
+
+def parse_address(text):
+    """'10.0.0.1:9091' -> ('10.0.0.1', 9091)."""
+    host, _, port = text.rpartition(':')
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f'--scheduler must be HOST:PORT (for example 10.0.0.1:9091), '
+                         f'got {text!r}')
+    return host, int(port)
+
+
+def check_train_args(train_argv, workers, kvstore):
+    """Parse the training flags as every worker will, and refuse what a parameter-server
+    job cannot run, before anything starts; returns the parsed flags."""
+    parser = cli.build_parser()
+    parser.prog = 'python -m d2l_deep_rnn launch ... -- (training flags)'
+    args = parser.parse_args(train_argv)
+    config = Config(**{field: getattr(args, field) for field, *_ in cli.FLAGS.values()},
+                    use_random_iter=args.use_random_iter)
+    if args.model == 'both':
+        raise UsageError('a parameter-server job trains one model; give --model gluon or '
+                         '--model scratch after --')
+    if args.kvstore not in ('auto', kvstore):
+        raise UsageError(f'the training flags say --kvstore {args.kvstore}; give the '
+                         f'kvstore to the launcher instead (--kvstore before --)')
+    if config.batch_size < workers:
+        raise UsageError(f'--batch-size {config.batch_size} cannot be split across {workers} '
+                         f'workers; use a batch size of at least {workers} or fewer workers')
+    return args
+
+
+def check_port_free(host, port):
+    """Raise UsageError unless this machine can listen on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as ps-lite's ZeroMQ does
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise UsageError(f'cannot listen on {host}:{port} ({e.strerror}); choose another '
+                             f'port, or another address of this machine') from None
+
+
+def free_ports(host, count):
+    """`count` distinct ports that are free on `host` now, in increasing order."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return sorted(s.getsockname()[1] for s in sockets)
+    except OSError as e:
+        raise UsageError(f'cannot listen on {host} ({e.strerror}); give --host an address '
+                         f'of this machine') from None
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def dmlc_env(role, host, port, servers, workers, node_host=None, node_port=None,
+             threads=None):
+    """This environment with the DMLC_* variables of one process of the job (and, with
+    `threads`, OMP_NUM_THREADS unless it is set already)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith('DMLC_') or k in ('DMLC_NODE_HOST', 'DMLC_INTERFACE')}
+    if threads:
+        env.setdefault('OMP_NUM_THREADS', str(threads))
+    env.update(DMLC_ROLE=role, DMLC_PS_ROOT_URI=host, DMLC_PS_ROOT_PORT=str(port),
+               DMLC_NUM_SERVER=str(servers), DMLC_NUM_WORKER=str(workers),
+               PYTHONUNBUFFERED='1',
+               PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT,
+                                                        os.environ.get('PYTHONPATH')])))
+    if node_host:
+        env['DMLC_NODE_HOST'] = node_host
+    if node_port:  # ps-lite ranks a host's nodes by port: worker i gets rank i
+        env['PORT'] = str(node_port)
+    return env
+
+
+def role_command(role, train_argv, kvstore, address):
+    """The command line of one process: `import mxnet` for a scheduler or server (the
+    import runs it), the main job for a worker."""
+    if role == 'worker':
+        return [sys.executable, '-m', 'd2l_deep_rnn', *train_argv, '--kvstore', kvstore]
+    return [sys.executable, '-c', SERVICE_CODE, 'd2l_deep_rnn', role, address]
+
+
+def run_role(args, train_argv):
+    """Become one role of a multi-host job (exec: signals and exit status are its own)."""
+    env = dmlc_env(args.role, args.host, args.port, args.servers, args.workers)
+    command = role_command(args.role, train_argv, args.kvstore, f'{args.host}:{args.port}')
+    print(f'launch: {args.role} of a job with {args.workers} worker(s) and {args.servers} '
+          f'server(s), scheduler at {args.host}:{args.port}', flush=True)
+    sys.stderr.flush()
+    os.execve(sys.executable, command, env)
+
+
+def start(role, index, command, env, log_dir, stream=False):
+    """Start one process in its own process group, its output into log_dir/<role>[-i].log
+    (and, with `stream`, onto this process's stdout too)."""
+    log = os.path.join(log_dir, 'scheduler.log' if role == 'scheduler'
+                       else f'{role}-{index}.log')
+    if stream:
+        popen = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 start_new_session=True, text=True, errors='replace')
+    else:
+        with open(log, 'w') as out:
+            popen = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+    return Child(role, index, popen, log)
+
+
+def stream_output(child):
+    """Copy a child's output, line by line, to this process's stdout and its log file;
+    returns the thread doing it."""
+    def copy():
+        """Until the child closes its output."""
+        with open(child.log, 'w') as log:
+            for line in child.popen.stdout:
+                log.write(line)
+                log.flush()
+                try:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+                except (OSError, ValueError):  # our stdout is gone: keep draining the pipe
+                    pass
+    thread = threading.Thread(target=copy, name=f'{child.name} output', daemon=True)
+    thread.start()
+    return thread
+
+
+def start_job(args, train_argv, log_dir, children, received):
+    """Start the scheduler, the servers and the workers, appending each to `children` as
+    soon as it runs (so that a failure part-way stops those already started); stop
+    starting if a signal is `received`."""
+    count = args.servers + args.workers
+    ports = [p for p in free_ports(args.host, count + 1) if p != args.port]
+    if args.port is None:
+        args.port = ports.pop(0)
+    address = f'{args.host}:{args.port}'
+    plan = ([('scheduler', 0, None)] + [('server', i, ports[i]) for i in range(args.servers)]
+            + [('worker', i, ports[args.servers + i]) for i in range(args.workers)])
+    threads = max(1, (os.cpu_count() or 1) // args.workers)  # share the cores, not each all
+    for role, index, node_port in plan:
+        if received:
+            return
+        env = dmlc_env(role, args.host, args.port, args.servers, args.workers,
+                       node_host=args.host, node_port=node_port, threads=threads)
+        command = role_command(role, train_argv, args.kvstore, address)
+        children.append(start(role, index, command, env, log_dir,
+                              stream=(role, index) == ('worker', 0)))
+    pids = {f'{c.role}-{c.index}' if c.role != 'scheduler' else c.role: c.popen.pid
+            for c in children}
+    atomic_write_bytes(os.path.join(log_dir, 'pids.json'), json.dumps(pids).encode())
+    print(f'launch: scheduler at {address}, {args.servers} server(s), {args.workers} '
+          f'worker(s) ({args.kvstore}); pids and logs in {log_dir}', flush=True)
+
+
+def supervise(children, received, poll_s=0.1):
+    """Wait until every worker has exited 0 or a signal was received (returns None), or
+    until a process fails (returns it): a worker exiting non-zero, or a scheduler or
+    server ending at all."""
+    workers = [c for c in children if c.role == 'worker']
+    while not received:
+        codes = [c.popen.poll() for c in children]
+        if all(w.popen.returncode == 0 for w in workers):
+            return None
+        for child, code in zip(children, codes):
+            if code is not None and (child.role != 'worker' or code != 0):
+                return child
+        time.sleep(poll_s)
+    return None
+
+
+def describe_exit(child):
+    """'worker 1 (pid 123) was killed by SIGKILL' or '... exited with status 2: <last line>'."""
+    code = child.popen.returncode
+    if code < 0:
+        how = f'was killed by {signal.Signals(-code).name}'
+    else:
+        how = f'exited with status {code}'
+        last = last_line(child.log)
+        how += f': {last}' if last else ''
+    return f'{child.name} (pid {child.popen.pid}) {how}'
+
+
+def last_line(path):
+    """The last non-empty line of a text file ('' if none)."""
+    try:
+        with open(path, errors='replace') as f:
+            lines = [line.strip() for line in f if line.strip()]
+    except OSError:
+        return ''
+    return lines[-1] if lines else ''
+
+
+def stop(children, signals=(signal.SIGTERM,), grace_s=GRACE_S):
+    """Send each signal in turn to the process group of every child still running, waiting
+    up to `grace_s` after each; SIGKILL whatever is left, and reap everything."""
+    for sig in (*signals, signal.SIGKILL):
+        running = [c for c in children if c.popen.poll() is None]
+        for child in running:
+            try:
+                os.killpg(child.popen.pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + (grace_s if sig != signal.SIGKILL else 60)
+        while running and time.monotonic() < deadline:
+            running = [c for c in running if c.popen.poll() is None]
+            time.sleep(0.05)
+    for child in children:
+        child.popen.wait()
+
+
+def run_local(args, train_argv, out):
+    """The whole job on this machine; returns the launcher's exit status."""
+    log_dir = os.path.join(out, 'logs')
+    cli.prepare_out_dir(log_dir, '--out')
+    received = []  # SIGINT/SIGTERM only set this: the loops below notice and clean up
+    handlers = {s: signal.signal(s, lambda signum, frame: received.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    children, threads = [], []
+    try:
+        start_job(args, train_argv, log_dir, children, received)
+        threads = [stream_output(c) for c in children if c.popen.stdout is not None]
+        failed = supervise(children, received)
+        if received:
+            name = signal.Signals(received[0]).name
+            print(f'launch: interrupted ({name}); stopping the job (logs in {log_dir})',
+                  file=sys.stderr, flush=True)
+            stop(children, signals=(received[0],), grace_s=FORWARD_GRACE_S)
+            return 128 + received[0]
+        if failed is not None:
+            stop(children)
+            for thread in threads:  # worker 0's log complete before reading its last line
+                thread.join(timeout=GRACE_S)
+            print(f'launch: {describe_exit(failed)}; stopped the others; its log: '
+                  f'{failed.log}', file=sys.stderr, flush=True)
+            return 2 if failed.role == 'worker' and failed.popen.returncode == 2 else 1
+        return 0
+    finally:
+        stop(children)  # the scheduler and servers after success; everything otherwise
+        for thread in threads:
+            thread.join(timeout=GRACE_S)
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+
+
+def main(argv):
+    """`python -m d2l_deep_rnn launch ...`; returns the exit status."""
+    launch_argv, train_argv = split_argv(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(launch_argv)
+    if unknown:
+        parser.error(f'unrecognized arguments: {" ".join(unknown)}; training flags go '
+                     f'after --')
+    try:
+        check_launch_args(args)
+        train = check_train_args(train_argv, args.workers, args.kvstore)
+        if args.port is not None and args.role in (None, 'scheduler'):
+            check_port_free(args.host, args.port)
+        if args.role is not None:
+            return run_role(args, train_argv)
+        return run_local(args, train_argv, train.out)
+    except UsageError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
