@@ -255,11 +255,16 @@ def main(argv=None):
     return code
 
 
+def config_from_args(args):
+    """The `Config` that parsed main-job flags describe (UsageError if out of range)."""
+    return Config(**{field: getattr(args, field) for field, *_ in FLAGS.values()},
+                  use_random_iter=args.use_random_iter)
+
+
 def train_main(args, kvstore):
     """The main job from parsed flags; returns the exit status."""
     try:
-        config = Config(**{field: getattr(args, field) for field, *_ in FLAGS.values()},
-                        use_random_iter=args.use_random_iter)
+        config = config_from_args(args)
         ctx = parse_ctx(args.ctx)
         models = choose_models(args.model, kvstore)
         check_positive_int('--save-every', args.save_every)

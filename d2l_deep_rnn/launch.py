@@ -30,7 +30,7 @@ import threading
 import time
 
 from . import cli
-from .config import Config, UsageError, check_positive_int
+from .config import UsageError, check_positive_int
 from .data import atomic_write_bytes
 
 ROLES = ('scheduler', 'server', 'worker')
@@ -131,8 +131,7 @@ def check_train_args(train_argv, workers, kvstore):
     parser = cli.build_parser()
     parser.prog = 'python -m d2l_deep_rnn launch ... -- (training flags)'
     args = parser.parse_args(train_argv)
-    config = Config(**{field: getattr(args, field) for field, *_ in cli.FLAGS.values()},
-                    use_random_iter=args.use_random_iter)
+    config = cli.config_from_args(args)
     if args.model == 'both':
         raise UsageError('a parameter-server job trains one model; give --model gluon or '
                          '--model scratch after --')

@@ -10,6 +10,7 @@ import time
 import mxnet as mx
 
 from .config import UsageError
+from .diagnostics import summarize
 
 
 # --- where and how long -------------------------------------------------------------------
@@ -241,7 +242,6 @@ def diagnostic_sentences(histories):
     """Per run: which layer's gradient is largest (mean over epochs, before clipping), how
     often clipping fired, the update/weight ratio per layer, and the saturation per hidden
     layer at the end and at its peak."""
-    from .diagnostics import summarize
     sentences = []
     for k, h in histories.items():
         d = summarize(h)
