@@ -19,6 +19,7 @@ import sys
 import time
 
 import mxnet as mx
+from d2l import mxnet as d2l
 from mxnet import autograd, gluon, init, np, npx
 from mxnet.gluon import nn
 
@@ -79,15 +80,6 @@ class BookRNNModel(nn.Block):
         return self.rnn.begin_state(*args, **kwargs)
 
 
-def book_grad_clipping(net, theta):
-    """The book's clipping: the norm is read on the host every batch."""
-    params = [p.data() for p in net.collect_params().values()]
-    norm = math.sqrt(sum((p.grad ** 2).sum() for p in params))
-    if norm > theta:
-        for param in params:
-            param.grad[:] *= theta / norm
-
-
 def book_train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter):
     """The book's `train_epoch_ch8`, host syncs included; returns (perplexity, tokens)."""
     state, total, tokens = None, 0.0, 0
@@ -102,7 +94,7 @@ def book_train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter)
             y_hat, state = net(X, state)
             l = loss(y_hat, y).mean()
         l.backward()
-        book_grad_clipping(net, clip)
+        d2l.grad_clipping(net, clip)  # the book's own: every parameter's .grad, on the host
         trainer.step(batch_size=1)
         total += float(l) * y.size  # a host sync per batch, as the book's Accumulator
         tokens += y.size

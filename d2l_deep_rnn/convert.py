@@ -62,7 +62,7 @@ def scratch_view(net, grad=False):
     """A `DeepRNN`'s weights (or gradients) in the section's layout, by `scratch_params` name.
 
     A scratch bias b_g is i2h_bias[g] + h2h_bias[g]; its gradient is i2h_bias's
-    (h2h_bias and b_hh are frozen, so they have no gradient).
+    (h2h_bias and b_hh are frozen: their gradients are never used).
     """
     get = (lambda p: p.grad()) if grad else (lambda p: p.data())
     h, fused = net.num_hiddens, fused_params(net)

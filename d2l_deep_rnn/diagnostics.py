@@ -24,7 +24,7 @@ import mxnet as mx
 from mxnet import np
 
 from .convert import fused_params, scratch_params, scratch_view
-from .gluon_model import DeepRNN
+from .gluon_model import DeepRNN, is_frozen
 from .scratch_model import SCRATCH_LAYERS, layer_by_layer
 
 KEYS = ('grad_norm', 'clip_fraction', 'update_ratio', 'saturation', 'diag_layers')
@@ -55,7 +55,7 @@ class Diagnostics:
 
     def __init__(self, net, params, lr, clip):
         self.net, self.lr, self.clip = net, lr, clip
-        self.params = [p for p in params if p.grad_req != 'null']  # as `grad_clipping` sees
+        self.params = [p for p in params if not is_frozen(p)]  # as `grad_clipping` sees
         owner = layer_of(net)
         # M[i, l] = 1 if parameter i belongs to layer l: per-layer sums are one product
         onehot = [[float(owner[p.name] == l) for l in range(net.num_layers + 1)]

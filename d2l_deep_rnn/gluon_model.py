@@ -19,6 +19,18 @@ def check_model_args(vocab_size, num_hiddens, num_layers, cell, activation):
                          f"GRU and LSTM cells use tanh")
 
 
+def freeze(param):
+    """Keep `param` at its value under any SGD loop: a learning-rate multiplier of 0, but
+    still a gradient array, so loops written the book's way (which read every parameter's
+    `.grad` to clip) run unchanged. (`grad_req='null'` would leave `.grad` None.)"""
+    param.lr_mult = 0.0
+
+
+def is_frozen(param):
+    """True for a parameter that `freeze` fixed: our clipping and diagnostics skip it."""
+    return param.lr_mult == 0
+
+
 class DeepRNN(nn.HybridBlock):
     """`num_layers` stacked recurrent layers of `num_hiddens` units (one fused kernel),
     then O_t = H_t^(L) W_hq + b_q.
@@ -28,10 +40,11 @@ class DeepRNN(nn.HybridBlock):
     (num_layers, batch_size, num_hiddens) arrays: [H], or [H, C] for the LSTM.
 
     The fused layer keeps two bias vectors per layer, `i2h_bias` and `h2h_bias`, that are
-    simply added (cuDNN's layout). We freeze `h2h_bias` at zero so that `i2h_bias` is the
-    section's b_h: with one bias per gate, SGD and gradient clipping see the same parameters
-    as in `DeepRNNScratch`, and copied weights train identically. (The book trains both,
-    which doubles the biases' learning rate and lets the GRU learn one more bias, b_hh.)
+    simply added (cuDNN's layout). We freeze `h2h_bias` at zero (`freeze`) so that
+    `i2h_bias` is the section's b_h: with one bias per gate, SGD and our gradient clipping
+    see the same parameters as in `DeepRNNScratch`, and copied weights train identically.
+    (The book trains both, which doubles the biases' learning rate and lets the GRU learn
+    one more bias, b_hh.)
     """
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
@@ -48,7 +61,7 @@ class DeepRNN(nn.HybridBlock):
                                           input_size=vocab_size, **extra)
             self.dense = nn.Dense(vocab_size, in_units=num_hiddens)
         for l in range(num_layers):
-            getattr(self.rnn, f'l{l}_h2h_bias').grad_req = 'null'  # see the docstring
+            freeze(getattr(self.rnn, f'l{l}_h2h_bias'))  # see the docstring
 
     def hybrid_forward(self, F, inputs, state):
         X = F.npx.one_hot(inputs.T, self.vocab_size)  # (num_steps, batch_size, vocab_size)

@@ -11,6 +11,7 @@ import mxnet as mx
 
 from .config import UsageError
 from .diagnostics import summarize
+from .gluon_model import is_frozen
 
 
 # --- where and how long -------------------------------------------------------------------
@@ -98,7 +99,7 @@ def count_params(net):
     """Trainable scalars of `net` (frozen ones, such as DeepRNN's h2h_bias, not counted);
     works before initialization, since both models declare every shape."""
     return sum(math.prod(p.shape) for p in net.collect_params().values()
-               if p.grad_req != 'null')
+               if not is_frozen(p))
 
 
 def rnn_param_formula(vocab_size, num_hiddens, num_layers):

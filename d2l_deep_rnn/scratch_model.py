@@ -17,7 +17,7 @@ import mxnet as mx
 from mxnet import init, np, npx
 from mxnet.gluon import nn
 
-from .gluon_model import check_model_args
+from .gluon_model import check_model_args, freeze
 
 WEIGHT_INIT = init.Normal(0.01)  # the book's scratch models: N(0, 0.01^2) weights, zero biases
 
@@ -70,7 +70,7 @@ class GRULayerScratch(ScratchLayer):
         super().__init__(num_inputs, num_hiddens, **kwargs)
         with self.name_scope():
             self.add_param('b_hh', (num_hiddens,), 'zeros')
-        self.b_hh.grad_req = 'null'
+        freeze(self.b_hh)
 
     def hybrid_forward(self, F, X, H, W_xr, W_hr, b_r, W_xz, W_hz, b_z, W_xh, W_hh, b_h, b_hh):
         dot, sigmoid = F.np.dot, F.npx.sigmoid

@@ -21,6 +21,7 @@ from . import checkpoint
 from .config import UsageError, check_choice
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics, append_epoch, new_diagnostics
+from .gluon_model import is_frozen
 
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
@@ -61,10 +62,12 @@ def grad_clipping(params, theta, ctx, monitor=None):
 
     With several contexts the gradients must already be summed across them (as
     `Trainer.allreduce_grads` leaves them): the norm is read on the first and every copy is
-    scaled alike. Returns the norm before clipping (a device scalar: reading it syncs).
-    A `monitor` (see `diagnostics.Diagnostics`) sees each step's squared norms first."""
+    scaled alike. Frozen parameters (see `gluon_model.freeze`) are left out: the norm is
+    the section's parameters'. Returns the norm before clipping (a device scalar: reading
+    it syncs). A `monitor` (see `diagnostics.Diagnostics`) sees each step's squared norms
+    first."""
     ctxs = as_ctx_list(ctx)
-    params = [p for p in params if p.grad_req != 'null']
+    params = [p for p in params if not is_frozen(p)]
     grads = [p.grad(ctxs[0]) for p in params]
     # one fused operator for every sum of squares: 7x faster than a square and a sum each
     sums = mx.nd.multi_sum_sq(*[g.as_nd_ndarray() for g in grads], num_arrays=len(grads))
@@ -158,7 +161,12 @@ def make_trainer(net, lr, kvstore='device'):
     (trainer, kv), kv the distributed kvstore or None."""
     check_choice('kvstore', kvstore, KVSTORES)
     kv = mx.kv.create(kvstore) if kvstore.startswith('dist') else None
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr},
+    params = net.collect_params()
+    sgd = mx.optimizer.SGD(learning_rate=lr)
+    # frozen biases by index too: servers updating on the kvstore (dist_async) get a copy of
+    # the optimizer without the parameters' own lr_mult
+    sgd.set_lr_mult({i: 0.0 for i, p in enumerate(params.values()) if is_frozen(p)})
+    trainer = gluon.Trainer(params, sgd,
                             kvstore=kv or kvstore,  # clip between allreduce and update:
                             update_on_kvstore=kvstore == 'dist_async')  # async cannot
     if kv is not None:

@@ -5,6 +5,7 @@ import numpy as onp
 import pytest
 from mxnet import autograd, gluon, np
 
+from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params, load_data_splits, train
 from d2l_deep_rnn.convert import scratch_params
 from d2l_deep_rnn.diagnostics import KEYS, summarize
@@ -22,7 +23,7 @@ def tiny_scratch(cell, scale=0.8):
     net.initialize()
     rng = onp.random.RandomState(3)
     for p in net.collect_params().values():
-        if p.grad_req != 'null':
+        if not is_frozen(p):
             p.set_data(np.array(rng.normal(0, scale, p.shape).astype('float32')))
     return net
 
@@ -39,9 +40,9 @@ def hand_gradients(scratch):
         (loss.sum() / Y.size).backward()
     named = scratch_params(copy)
     grads = {n: p.grad().asnumpy().astype('float64') for n, p in named.items()
-             if p.grad_req != 'null'}
+             if not is_frozen(p)}
     weights = {n: p.data().asnumpy().astype('float64') for n, p in named.items()
-               if p.grad_req != 'null'}
+               if not is_frozen(p)}
     return grads, weights
 
 

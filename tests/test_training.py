@@ -3,6 +3,7 @@ import math
 import mxnet as mx
 import pytest
 
+from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn import Config, DeepRNN, DeepRNNScratch, copy_params, load_data_splits, train
 from d2l_deep_rnn.training import TrainingDiverged, evaluate_perplexity, set_seed
 
@@ -89,7 +90,7 @@ def test_grad_clipping_scales_by_the_global_norm(theta, clipped):
     with autograd.record():
         Y, _ = net(np.array([[1, 2, 3], [4, 5, 6]], dtype='int32'), net.begin_state(2))
         (Y ** 2).sum().backward()
-    params = [p for p in net.collect_params().values() if p.grad_req != 'null']
+    params = [p for p in net.collect_params().values() if not is_frozen(p)]
     before = [p.grad().asnumpy().copy() for p in params]
     expected = onp.sqrt(sum((g.astype('float64') ** 2).sum() for g in before))
     norm = float(grad_clipping(params, theta, mx.cpu()))
@@ -120,7 +121,7 @@ def test_two_cpu_contexts_take_the_single_device_step(data_dir, Model):
     assert h2['val_ppl'] == pytest.approx(h1['val_ppl'], rel=1e-5)
     for p, q in zip(one.collect_params().values(), two.collect_params().values()):
         expected = p.data().asnumpy()
-        assert float(onp.abs(expected).max()) > 0 or p.grad_req == 'null'
+        assert float(onp.abs(expected).max()) > 0 or is_frozen(p)
         for c in (mx.cpu(0), mx.cpu(1)):
             onp.testing.assert_allclose(q.data(c).asnumpy(), expected, rtol=1e-4, atol=1e-6)
 
@@ -145,3 +146,19 @@ def test_unknown_kvstore_is_refused():
     with pytest.raises(UsageError, match="kvstore must be one of device, local, dist_sync, "
                                          "dist_async; got 'nccl'"):
         train(net, [], None, 1.0, 1, mx.cpu(), verbose=False, kvstore='nccl')
+
+
+def test_frozen_biases_keep_a_zero_rate_on_a_parameter_server():
+    """Servers that update on the kvstore (dist_async) get a pickled copy of the optimizer,
+    without the parameters' own lr_mult: the frozen biases' zero rate travels by index."""
+    import pickle
+    from d2l_deep_rnn.training import make_trainer
+    net = DeepRNN(28, 8, 2, 'gru')
+    net.initialize()
+    trainer, _ = make_trainer(net, 2.0)
+    server_copy = pickle.loads(pickle.dumps(trainer._optimizer))
+    names = list(net.collect_params().keys())
+    lrs = server_copy._get_lrs(list(range(len(names))))
+    assert {n for n, lr in zip(names, lrs) if lr == 0} == \
+        {n for n in names if n.endswith('h2h_bias')} and len([lr for lr in lrs if lr]) == 8
+    assert set(lr for lr in lrs if lr) == {2.0}
