@@ -10,7 +10,7 @@ import os
 import random
 
 from .config import UsageError
-from .data import atomic_write_bytes, vocab_from_tokens
+from .data import TEMP_SUFFIX, atomic_write, atomic_write_bytes, vocab_from_tokens
 from .gluon_model import DeepRNN
 from .scratch_model import DeepRNNScratch
 
@@ -32,22 +32,24 @@ def save_checkpoint(folder, net, trainer, history, vocab):
     epoch = history['epochs']
     os.makedirs(folder, exist_ok=True)
     params, states = f'params-{epoch}.params', f'trainer-{epoch}.states'
-    save_atomically(os.path.join(folder, params), net.save_parameters)
-    save_atomically(os.path.join(folder, states), trainer.save_states)
+    atomic_write(os.path.join(folder, params), net.save_parameters)
+    atomic_write(os.path.join(folder, states), trainer.save_states)
     rng = random.getstate()
     meta = {'epoch': epoch, 'params': params, 'trainer': states, **describe(net),
             'vocab': vocab.idx_to_token, 'python_random_state': [rng[0], list(rng[1]), rng[2]],
             'history': history}
     atomic_write_bytes(os.path.join(folder, META), json.dumps(meta).encode())
-    for name in os.listdir(folder):  # older epochs' files, now superseded
-        if name.endswith(('.params', '.states')) and name not in (params, states):
+    for name in os.listdir(folder):
+        if is_stale(name, (params, states)):
             os.remove(os.path.join(folder, name))
 
 
-def save_atomically(path, save):
-    tmp = path + '.tmp'
-    save(tmp)
-    os.replace(tmp, path)
+def is_stale(name, current):
+    """An older epoch's file, now superseded, or the temporary file of a killed save (only
+    rank 0 of one run writes a folder, so no save is under way)."""
+    if name.startswith('.') and name.endswith(TEMP_SUFFIX):
+        return True
+    return name.endswith(('.params', '.states')) and name not in current
 
 
 def read_meta(folder):

@@ -6,12 +6,13 @@ minibatches of shape (batch_size, num_steps). Added: a held-out tail of the corp
 for validation perplexity, and a download that checks the file's SHA-1.
 """
 import collections
+import errno
 import hashlib
 import math
 import os
 import random
 import re
-import tempfile
+import secrets
 import urllib.error
 import urllib.request
 
@@ -24,6 +25,7 @@ FILENAME = 'timemachine.txt'
 SHA1 = '090b5e7e70c295757f55df93cb0a180b9691891a'
 URL = d2l.DATA_URL + FILENAME
 ENV_VAR = 'D2L_DEEP_RNN_DATA'
+TEMP_SUFFIX = '.tmp'  # of atomic_write's temporary files, hidden names beside the target
 
 
 class CorpusError(UsageError):
@@ -42,20 +44,42 @@ def sha1_of(path):
 
 
 def find_corpus(data_dir=None, url=URL, cache=None):
-    """Return the path of a checked `timemachine.txt`, downloading it if needed.
+    """The checked corpus from the named folder, else the cache (downloading `url` into it)."""
+    path = named_corpus(data_dir)
+    if path is None:
+        cache = cache or cache_dir()
+        path = os.path.join(cache, FILENAME)
+        if not os.path.isfile(path):
+            return download(url, cache)
+    check_sha1(path)
+    return path
 
-    Looks in `data_dir`, then in $D2L_DEEP_RNN_DATA, then in the cache folder;
-    the first copy found must have the right SHA-1. With none found, downloads
-    `url` into the cache folder.
-    """
-    cache = cache or cache_dir()
-    places = [d for d in (data_dir, os.environ.get(ENV_VAR), cache) if d]
-    for folder in places:
-        path = os.path.join(folder, FILENAME)
-        if os.path.isfile(path):
-            check_sha1(path)
-            return path
-    return download(url, cache)
+
+def named_corpus(data_dir=None):
+    """The corpus path in the folder that `data_dir`, else $D2L_DEEP_RNN_DATA, names (None if
+    neither does); CorpusError if it lacks the file, since a mistyped folder must not pass."""
+    if data_dir is not None:
+        folder, name, other = data_dir, '--data-dir, data_dir=', \
+            f'leave --data-dir out to use ${ENV_VAR} or the cache'
+    elif os.environ.get(ENV_VAR):  # an empty variable counts as unset
+        folder, name, other = os.environ[ENV_VAR], f'${ENV_VAR}', \
+            f'unset {ENV_VAR} to use the cache'
+    else:
+        return None
+    path = os.path.join(folder, FILENAME)
+    if not os.path.isfile(path):
+        raise CorpusError(f'data folder {folder or repr(folder)} ({name}): {why_missing(folder)}'
+                          f' (from {URL}, SHA-1 {SHA1}), or {other}')
+    return path
+
+
+def why_missing(folder):
+    """What is wrong with a named folder that yields no corpus, and the fix, for the message."""
+    if not os.path.exists(folder):
+        return f'no such folder; create it with {FILENAME} in it'
+    if not os.path.isdir(folder):
+        return f'not a folder; name the folder that holds {FILENAME}'
+    return f'no {FILENAME} in it; put it there'
 
 
 def check_sha1(path):
@@ -104,19 +128,47 @@ def download(url, folder):
 
 
 def atomic_write_bytes(path, content):
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.')
-    try:
-        with os.fdopen(fd, 'wb') as f:
+    """Write `content` to `path` atomically, with the mode open() gives (see new_temporary)."""
+    def write(tmp):
+        with open(tmp, 'wb') as f:
             f.write(content)
-            f.flush()
-            os.fsync(f.fileno())
+    atomic_write(path, write)
+
+
+def atomic_write(path, write):
+    """`write(tmp)` fills a file beside `path`, then fsync and rename: never half a file."""
+    tmp = new_temporary(path)
+    try:
+        write(tmp)
+        fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def new_temporary(path):
+    """Create an empty hidden file beside `path` with the mode open() gives (0o666 less the
+    umask, or the folder's default ACL): the kernel applies them, no racy os.umask() call."""
+    folder, name = os.path.split(os.path.abspath(path))
+    for _ in range(10):
+        tmp = os.path.join(folder, f'.{name}.{secrets.token_hex(6)}{TEMP_SUFFIX}')
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, 'no free temporary name beside', path)
+
+
+def fsync(path):
+    """Force a file's content to disk, so a crash after the rename cannot expose lost data."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_time_machine(data_dir=None):

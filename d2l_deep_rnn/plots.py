@@ -1,9 +1,8 @@
 """Figures: perplexity per epoch, written as PNG files (atomically) or drawn inline."""
-import os
-import tempfile
-
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from .data import atomic_write
 
 
 def plot_perplexity(histories, path=None, title=None):
@@ -80,14 +79,5 @@ def plot_diagnostics(histories, path=None, title=None):
 
 
 def save_figure(fig, path):
-    """Write `fig` as a PNG via a temporary file and a rename, so `path` is never half-written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '.',
-                               suffix='.png')
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format='png')
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write `fig` as a PNG through `atomic_write`, so `path` is never half-written."""
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))

@@ -1,5 +1,6 @@
 import json
 import os
+import stat
 
 import mxnet as mx
 import numpy as onp
@@ -87,3 +88,26 @@ def test_divergence_keeps_the_last_good_checkpoint(splits, tmp_path):
     restored, _ = load_model(str(tmp_path), mx.cpu())
     assert all(onp.isfinite(p.data().asnumpy()).all()
                for p in restored.collect_params().values())
+
+
+@pytest.fixture(params=[(0o022, 0o644), (0o027, 0o640)], ids=['umask022', 'umask027'])
+def umask(request):
+    """Run the test under a umask; yields the mode open(path, 'w') gives a new file there."""
+    old = os.umask(request.param[0])
+    yield request.param[1]
+    os.umask(old)
+
+
+def test_checkpoint_files_get_the_mode_of_open_under_the_umask(splits, tmp_path, umask):
+    run(splits, fresh(DeepRNN, 0), 1, tmp_path)
+    modes = {name: stat.S_IMODE(os.stat(tmp_path / name).st_mode)
+             for name in os.listdir(tmp_path)}
+    assert modes == {'meta.json': umask, 'params-1.params': umask, 'trainer-1.states': umask}
+
+
+def test_the_next_save_removes_a_killed_saves_temporary_file(splits, tmp_path):
+    net = fresh(DeepRNN, 0)
+    run(splits, net, 1, tmp_path)
+    (tmp_path / '.params-2.params.0123456789ab.tmp').write_bytes(b'half')  # as after SIGKILL
+    run(splits, net, 2, tmp_path, resume=True)
+    assert sorted(os.listdir(tmp_path)) == ['meta.json', 'params-2.params', 'trainer-2.states']

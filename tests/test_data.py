@@ -2,16 +2,24 @@ import functools
 import http.server
 import os
 import random
+import re
 import shutil
 import socket
+import stat
+import subprocess
+import sys
 import threading
 
 import pytest
 
 from d2l_deep_rnn import UsageError, load_data_splits, load_data_time_machine
 from d2l_deep_rnn import data
+from d2l_deep_rnn.plots import plot_perplexity
 
 CORPUS_CHARS = 170580  # after the book's preprocessing
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ['--epochs', '1', '--num-hiddens', '8', '--batch-size', '4', '--num-steps', '5',
+        '--max-tokens', '200', '--val-tokens', '100', '--quiet']
 
 
 @pytest.fixture(scope='module')
@@ -206,3 +214,161 @@ def test_unreadable_corpus_is_refused(tmp_path, monkeypatch):
     with pytest.raises(data.CorpusError, match=r'cannot read .*timemachine.txt '
                                                r'\(Permission denied\); put a readable copy'):
         data.find_corpus(str(tmp_path), cache=str(tmp_path / 'cache'))
+
+
+@pytest.fixture(params=[(0o022, 0o644), (0o027, 0o640)], ids=['umask022', 'umask027'])
+def umask(request):
+    """Run the test under a umask; yields the mode open(path, 'w') gives a new file there."""
+    set_umask = os.umask  # kept: a test may replace os.umask to prove it is not called
+    old = set_umask(request.param[0])
+    yield request.param[1]
+    set_umask(old)
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def no_umask_call(*args):
+    raise AssertionError('os.umask() changes the umask of every thread; do not call it')
+
+
+def test_written_files_get_the_mode_of_open_under_the_umask(tmp_path, umask, monkeypatch):
+    monkeypatch.setattr(os, 'umask', no_umask_call)
+    with open(tmp_path / 'reference.txt', 'w'):
+        pass
+    assert mode(tmp_path / 'reference.txt') == umask
+    out = tmp_path / 'out'
+    out.mkdir()
+    data.atomic_write_bytes(str(out / 'summary.json'), b'{"models": {}}')
+    plot_perplexity({'gluon': {'train_ppl': [9.0, 7.0], 'val_ppl': [10.0, 8.0],
+                               'unigram_ppl': 17.0}}, str(out / 'perplexity.png'))
+    assert (out / 'perplexity.png').read_bytes().startswith(b'\x89PNG')
+    assert {name: mode(out / name) for name in os.listdir(out)} == {
+        'summary.json': umask, 'perplexity.png': umask}  # and no temporary file left
+
+
+def test_downloaded_corpus_gets_the_mode_of_open(http_server, tmp_path, monkeypatch,
+                                                 corpus_path, umask):
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    url, www = http_server
+    shutil.copy(corpus_path, www / data.FILENAME)
+    path = data.find_corpus(None, url=url + data.FILENAME, cache=str(tmp_path / 'cache'))
+    assert mode(path) == umask and os.listdir(tmp_path / 'cache') == [data.FILENAME]
+
+
+def test_atomic_write_fills_a_temporary_beside_then_fsyncs_then_renames(tmp_path,
+                                                                        monkeypatch):
+    target, events = tmp_path / 'summary.json', []
+    target.write_bytes(b'old')
+    fsync, replace = os.fsync, os.replace
+    monkeypatch.setattr(os, 'fsync', lambda fd: events.append('fsync') or fsync(fd))
+    monkeypatch.setattr(os, 'replace', lambda a, b: events.append('rename') or replace(a, b))
+
+    def write(tmp):
+        assert os.path.dirname(tmp) == str(tmp_path) and tmp != str(target)
+        assert target.read_bytes() == b'old'  # untouched while the new content is written
+        with open(tmp, 'wb') as f:
+            f.write(b'new')
+        events.append('write')
+
+    data.atomic_write(str(target), write)
+    assert events == ['write', 'fsync', 'rename'] and target.read_bytes() == b'new'
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / 'perplexity.png'
+    target.write_bytes(b'old')
+
+    def write_half(tmp):
+        with open(tmp, 'wb') as f:
+            f.write(b'ha')
+        raise RuntimeError('killed half-way')
+
+    with pytest.raises(RuntimeError, match='killed half-way'):
+        data.atomic_write(str(target), write_half)
+    assert target.read_bytes() == b'old' and os.listdir(tmp_path) == ['perplexity.png']
+
+
+@pytest.fixture
+def good_fallbacks(tmp_path, monkeypatch, corpus_path):
+    """A good corpus in $D2L_DEEP_RNN_DATA and in the cache: a named folder must not use them."""
+    env, cache = tmp_path / 'env', tmp_path / 'cache'
+    for folder in (env, cache):
+        folder.mkdir()
+        shutil.copy(corpus_path, folder / data.FILENAME)
+    monkeypatch.setenv(data.ENV_VAR, str(env))
+    return str(cache)
+
+
+def named_folder_error(data_dir, cache):
+    with pytest.raises(data.CorpusError) as e:
+        data.find_corpus(data_dir, cache=cache)
+    message = str(e.value)
+    assert isinstance(e.value, UsageError) and '\n' not in message
+    assert f'(from {data.URL}, SHA-1 {data.SHA1})' in message
+    return message
+
+
+@pytest.mark.parametrize('make, problem', [
+    (lambda folder: None, 'no such folder; create it with timemachine.txt in it'),
+    (lambda folder: folder.mkdir(), 'no timemachine.txt in it; put it there'),
+    (lambda folder: folder.write_text('a file'),
+     'not a folder; name the folder that holds timemachine.txt'),
+], ids=['missing', 'no-file', 'a-file'])
+def test_a_data_dir_without_the_corpus_is_refused(tmp_path, good_fallbacks, make, problem):
+    folder = tmp_path / 'named'
+    make(folder)
+    message = named_folder_error(str(folder), good_fallbacks)
+    assert message == (f'data folder {folder} (--data-dir, data_dir=): {problem} (from '
+                       f'{data.URL}, SHA-1 {data.SHA1}), or leave --data-dir out to use '
+                       f'${data.ENV_VAR} or the cache')
+    with pytest.raises(data.CorpusError, match=re.escape(f'data folder {folder} (--data-dir')):
+        load_data_splits(8, 10, data_dir=str(folder))
+
+
+@pytest.mark.parametrize('make, problem', [
+    (lambda folder: None, 'no such folder'),
+    (lambda folder: folder.mkdir(), 'no timemachine.txt in it'),
+], ids=['missing', 'no-file'])
+def test_a_data_variable_without_the_corpus_is_refused(tmp_path, good_fallbacks, monkeypatch,
+                                                       make, problem):
+    folder = tmp_path / 'named'
+    make(folder)
+    monkeypatch.setenv(data.ENV_VAR, str(folder))
+    message = named_folder_error(None, good_fallbacks)
+    assert message.startswith(f'data folder {folder} (${data.ENV_VAR}): {problem};')
+    assert message.endswith(f'or unset {data.ENV_VAR} to use the cache')
+
+
+def test_only_without_a_named_folder_the_cache_is_used(good_fallbacks, monkeypatch):
+    monkeypatch.setenv(data.ENV_VAR, '')  # empty: unset
+    assert data.find_corpus(None, url='http://127.0.0.1:9/', cache=good_fallbacks) == \
+        os.path.join(good_fallbacks, data.FILENAME)
+
+
+def quick_command(name, tmp_path):
+    """The arguments of a quick run of the main job, sweep or bench, writing under tmp_path."""
+    if name == 'bench':
+        return ['bench', '--quick', '--no-torch', '--json', str(tmp_path / 'bench.json')]
+    return (['sweep', '--layers', '1'] if name == 'sweep' else []) + \
+        [*TINY, '--out', str(tmp_path / 'out')]
+
+
+@pytest.mark.parametrize('name', ['main', 'sweep', 'bench'])
+def test_a_wrong_data_dir_stops_the_command_with_one_line(tmp_path, corpus_path, name):
+    missing = tmp_path / 'no' / 'such'
+    env = {**os.environ, data.ENV_VAR: os.path.dirname(corpus_path),  # good, but not named
+           'XDG_CACHE_HOME': str(tmp_path / 'cache')}
+    result = subprocess.run([sys.executable, '-m', 'd2l_deep_rnn', *quick_command(name, tmp_path),
+                             '--data-dir', str(missing)], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f'error: data folder {missing} (--data-dir, data_dir=): no such folder; create it with '
+        f'timemachine.txt in it (from {data.URL}, SHA-1 {data.SHA1}), or leave --data-dir '
+        f'out to use ${data.ENV_VAR} or the cache']
+    assert 'Traceback' not in result.stdout
+    assert not (tmp_path / 'out' / 'summary.json').exists()
+    assert not (tmp_path / 'bench.json').exists()
+    assert not (tmp_path / 'cache' / 'd2l-deep-rnn').exists()  # no download either
