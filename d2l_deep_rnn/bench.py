@@ -26,13 +26,10 @@ from mxnet.gluon import nn
 from .cli import ArgumentParser, parse_ctx
 from .config import Config, UsageError
 from .data import atomic_write_bytes, load_data_splits
-from .gluon_model import FUSED_LAYERS, DeepRNN
+from .gluon_model import FUSED_LAYERS, GATES, DeepRNN, check_model_size
 from .scratch_model import DeepRNNScratch
 from .diagnostics import Diagnostics
 from .training import set_seed, train_epoch
-
-GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
-
 
 def flops_per_token(cell, num_layers, num_hiddens, vocab_size):
     """Floating-point operations to train on one token: the forward pass's multiply-adds
@@ -172,6 +169,8 @@ def run(config, ctx, repeats, data_dir=None, with_torch=True):
                                             data_dir=data_dir)
     train_iter.random_offset = False
     batches = list(train_iter)  # the same batches for every row and epoch
+    for fused in (True, False):  # before row (a) builds a fused layer of its own
+        check_model_size(len(vocab), config.num_hiddens, config.num_layers, config.cell, fused)
     V, args = len(vocab), (config.num_hiddens, config.num_layers, config.cell, config.activation)
     book_layer = lambda: FUSED_LAYERS[config.cell](  # noqa: E731
         config.num_hiddens, config.num_layers,

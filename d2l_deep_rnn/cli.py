@@ -16,7 +16,7 @@ from . import checkpoint
 from .convert import copy_params
 from .data import SHA1, atomic_write_bytes, load_data_splits
 from .generate import predict
-from .gluon_model import DeepRNN
+from .gluon_model import DeepRNN, check_model_size
 from .diagnostics import summarize as summarize_diagnostics
 from .plots import plot_diagnostics, plot_perplexity
 from .report import tokens_per_sec
@@ -74,8 +74,8 @@ def build_parser():
                              "by 'python -m d2l_deep_rnn launch'")
     parser.add_argument('--out', default='out', help='folder for the output files')
     parser.add_argument('--data-dir', default=None,
-                        help='folder holding timemachine.txt (else $D2L_DEEP_RNN_DATA, the '
-                             'cache, or a download)')
+                        help='folder holding timemachine.txt (an error if it does not); '
+                             'without it, $D2L_DEEP_RNN_DATA, else the cache or a download')
     parser.add_argument('--quiet', action='store_true', help='no per-epoch progress lines')
     parser.add_argument('--diagnostics', action='store_true',
                         help='record per-layer gradient norms, clipping, update ratios and '
@@ -122,6 +122,9 @@ def prepare_out_dir(path, flag='--out'):
 
 def build_models(config, vocab_size, ctx, names=('scratch', 'gluon')):
     """The Gluon model initialized from the seed, and the scratch model with its weights."""
+    for name in sorted(names):  # the asked-for models' limits (both are built, for the seed)
+        check_model_size(vocab_size, config.num_hiddens, config.num_layers, config.cell,
+                         fused=name == 'gluon')
     set_seed(config.seed)
     args = (vocab_size, config.num_hiddens, config.num_layers, config.cell, config.activation)
     gluon_net, scratch_net = DeepRNN(*args), DeepRNNScratch(*args)

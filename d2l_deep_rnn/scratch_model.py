@@ -17,7 +17,7 @@ import mxnet as mx
 from mxnet import init, np, npx
 from mxnet.gluon import nn
 
-from .gluon_model import check_model_args, freeze
+from .gluon_model import check_model_args, check_model_size, freeze
 
 WEIGHT_INIT = init.Normal(0.01)  # the book's scratch models: N(0, 0.01^2) weights, zero biases
 
@@ -115,6 +115,7 @@ class DeepRNNScratch(nn.Block):
                  fast=True, **kwargs):
         super().__init__(**kwargs)
         check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
+        check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=False)
         self.fast, self._hybrid, self._graphs = fast, False, GraphCache()
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation = cell, activation

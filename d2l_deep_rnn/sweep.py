@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from .cli import ArgumentParser, parse_ctx, prepare_out_dir
 from .config import CELLS, Config, UsageError, check_choice, check_positive_int
 from .data import atomic_write_bytes, load_data_splits
-from .gluon_model import DeepRNN
+from .gluon_model import DeepRNN, check_model_size
 from .plots import save_figure
 from .report import count_params, tokens_per_sec
 from .scratch_model import DeepRNNScratch
@@ -52,6 +52,9 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True)
     settings = {**{k: getattr(config, k) for k in SETTINGS}, 'scratch': scratch}
     data = load_data_splits(config.batch_size, config.num_steps, max_tokens=config.max_tokens,
                             val_tokens=config.val_tokens, data_dir=data_dir)
+    for cell in cells:  # refuse an impossible size before the first run, not after hours
+        for num_layers in depths:
+            check_model_size(len(data[2]), config.num_hiddens, num_layers, cell, not scratch)
     rows = []
     for cell in cells:
         for num_layers in depths:

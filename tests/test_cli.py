@@ -96,6 +96,37 @@ def test_bad_flags_exit_2_with_one_line(args, words, tmp_path, data_dir):
     assert 'Traceback' not in result.stderr
 
 
+BIG = "num_hiddens=100000000, num_layers=2 (lstm) needs 120,000,012,800,000,000 values in "
+LSTM = ['--cell', 'lstm']
+HUGE = 'num_hiddens=40000, num_layers=100 (rnn) has 318,406,240,028 parameters: their ' \
+    'weights, gradients and update need 3,558.5 GiB, more than the '
+
+
+@pytest.mark.parametrize('args, words', [
+    (['--num-hiddens', '100000000', *LSTM],
+     BIG + "the fused layer's packed weights, over MXNet's limit of 2^31 - 1 per array; use "
+     "a smaller --num-hiddens or --num-layers"),
+    (['--num-hiddens', '100000000', *LSTM, '--model', 'scratch'],
+     BIG.replace('120,000,012,800,000,000', '40,000,000,000,000,000') + 'its largest weight '
+     "array, over MXNet's limit of 2^31 - 1 per array"),
+    (['--num-hiddens', '40000', '--num-layers', '100', '--cell', 'rnn', '--model', 'scratch'],
+     HUGE),
+    (['sweep', '--num-hiddens', '40000', '--layers', '1,100', '--cells', 'rnn', '--scratch'],
+     HUGE),
+    (['bench', '--num-hiddens', '100000000', '--no-torch'], BIG),
+])
+def test_impossible_sizes_exit_2_before_any_allocation(args, words, tmp_path, data_dir):
+    """An array over MXNet's 2^31 - 1 limit, or more parameters than free memory: one line
+    naming the settings and the limit, on every command that builds a model."""
+    out = ['--json', str(tmp_path / 'b.json')] if args[0] == 'bench' else \
+        ['--out', str(tmp_path / 'out')]
+    result = run_cli(*args, *out, *data_args(data_dir))
+    assert result.returncode == 2
+    assert result.stderr.startswith('error: ' + words), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / 'out' / 'runs' / 'rnn-1.json').exists()  # nothing trained
+
+
 def test_unwritable_output_folder(tmp_path, data_dir):
     blocker = tmp_path / 'file'
     blocker.write_text('not a folder')

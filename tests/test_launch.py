@@ -179,15 +179,21 @@ def test_killed_worker_stops_the_job_and_its_checkpoint_resumes(single, tmp_path
     assert resumed['train_ppl'][:2] == pytest.approx(history(single)['train_ppl'], rel=1e-5)
 
 
-def test_a_worker_usage_error_exits_2_with_its_line(tmp_path, data_dir, reaper):
+@pytest.mark.parametrize('flags, words', [
+    (['--save-every', '0'], '--save-every must be a positive integer'),
+    (['--num-hiddens', '100000000', '--cell', 'lstm', '--model', 'gluon'],
+     "num_hiddens=100000000, num_layers=2 (lstm) needs 120,000,012,800,000,000 values in the "
+     "fused layer's packed weights, over MXNet's limit of 2^31 - 1 per array"),
+])
+def test_a_worker_usage_error_exits_2_with_its_line(flags, words, tmp_path, data_dir, reaper):
     out = str(tmp_path / 'out')
-    result = run('launch', '--workers', '1', '--', *TINY, *data_args(data_dir),
-                 '--save-every', '0', '--out', out)
+    result = run('launch', '--workers', '1', '--', *TINY, *data_args(data_dir), *flags,
+                 '--out', out)
     assert result.returncode == 2
     assert_all_gone(out)
     error = result.stderr.strip().splitlines()
     assert len(error) == 1, error
-    assert 'exited with status 2: error: --save-every must be a positive integer' in error[0]
+    assert f'exited with status 2: error: {words}' in error[0]
 
 
 def test_sigterm_stops_every_process(tmp_path, data_dir, reaper):

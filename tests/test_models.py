@@ -211,3 +211,28 @@ def test_the_books_loop_trains_both_models(data_dir, Model, cell):
     for p in frozen:
         assert float(np.abs(p.grad()).sum()) > 0  # a gradient arrived and was ignored
         assert float(np.abs(p.data()).max()) == 0, p.name
+
+
+def test_fused_packed_size_is_what_mxnet_allocates():
+    """`largest_array(fused=True)` counts exactly the fused kernel's packed parameters."""
+    from d2l_deep_rnn.gluon_model import largest_array, num_params
+    for cell in ('rnn', 'gru', 'lstm'):
+        net = DeepRNN(V, H, 3, cell)
+        rnn_sizes = sum(int(onp.prod(p.shape)) for p in net.rnn.collect_params().values())
+        assert largest_array(V, H, 3, cell, fused=True) == rnn_sizes
+        trainable = sum(int(onp.prod(p.shape)) for p in net.collect_params().values()
+                        if not is_frozen(p))
+        assert num_params(V, H, 3, cell) == trainable
+
+
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+def test_a_model_larger_than_free_memory_is_refused(Model, monkeypatch):
+    from d2l_deep_rnn import gluon_model
+    from d2l_deep_rnn.config import UsageError
+    monkeypatch.setattr(gluon_model, 'available_memory', lambda: 2 ** 30)  # 1 GiB free
+    Model(28, 2048, 2, 'lstm')  # 50,634,780 parameters: 0.6 GiB
+    with pytest.raises(UsageError, match=r'^num_hiddens=4096, num_layers=2 \(lstm\) has '
+                       r'201,932,828 parameters: their weights, gradients and update need '
+                       r'2\.3 GiB, more than the 1\.0 GiB of memory free here; use a smaller '
+                       r'--num-hiddens or --num-layers$'):
+        Model(28, 4096, 2, 'lstm')
