@@ -10,13 +10,12 @@ if sys.version_info >= (3, 12):
                       f'cannot run on Python {sys.version.split()[0]}; create the virtual '
                       'environment with python3.11')
 
-# MXNet reads these when it is first imported. It runs one OpenMP thread by default here;
-# using every core doubled the fused LSTM's speed on a 2-core machine. Passive waiting keeps
-# idle OpenMP threads from spinning: with two MXNet processes on two cores, spinning threads
-# slowed training 10 to 50 times; alone, passive was as fast.
-if 'mxnet' not in sys.modules:
-    os.environ.setdefault('OMP_NUM_THREADS', str(len(os.sched_getaffinity(0))))
-    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+from . import threads  # noqa: E402  (imports no MXNet)
+
+# MXNet reads its thread settings when it is first imported: see `threads`.
+MXNET_CAME_FIRST = threads.mxnet_loaded()
+if not MXNET_CAME_FIRST:
+    threads.set_environment()
 if os.environ.get('MXNET_USE_MKLDNN_RNN') == '0':
     warnings.warn('MXNET_USE_MKLDNN_RNN=0 selects MXNet 1.9.1\'s native CPU RNN kernel, whose '
                   'gradients are wrong below the top layer when num_layers >= 2 '
@@ -25,6 +24,8 @@ if os.environ.get('MXNET_USE_MKLDNN_RNN') == '0':
 from mxnet import npx  # noqa: E402
 
 npx.set_np()
+if MXNET_CAME_FIRST:
+    threads.after_mxnet_loaded()
 
 from .config import Config, UsageError  # noqa: E402
 from .data import load_data_time_machine, load_data_splits  # noqa: E402

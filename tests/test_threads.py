@@ -1,0 +1,51 @@
+"""The thread policy, in fresh processes: what each import order and user setting leads to."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+CORES = len(os.sched_getaffinity(0))
+REPORT = """
+import json, os, sys
+first = sys.argv[1]
+if first == 'mxnet':
+    import mxnet
+import d2l_deep_rnn
+from mxnet.base import _LIB
+from d2l_deep_rnn.threads import thread_cap
+print(json.dumps({'cap': thread_cap(_LIB), **{k: os.environ.get(k) for k in
+                  ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT')}}))
+"""
+
+
+def report(first, **env):
+    """What a process that imports `first` ('package' or 'mxnet') first ends up with."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(('OMP_', 'GOMP_'))}
+    result = subprocess.run([sys.executable, '-c', REPORT, first], cwd=REPO, text=True,
+                            capture_output=True, env={**clean, **env}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_package_first_sets_a_thread_per_core_and_a_short_spin():
+    assert report('package') == {'cap': CORES, 'OMP_NUM_THREADS': str(CORES),
+                                 'OMP_WAIT_POLICY': None, 'GOMP_SPINCOUNT': '1000'}
+
+
+@pytest.mark.skipif(CORES < 2, reason='one core: MXNet already runs one thread per core')
+def test_mxnet_first_still_gets_a_thread_per_core():
+    """The notebooks' order (d2l, hence MXNet, first): MXNet would cap operators at
+    cores / 2 = one thread; the package lifts the cap at import."""
+    assert report('mxnet')['cap'] == CORES
+
+
+@pytest.mark.parametrize('first', ['package', 'mxnet'])
+def test_the_users_settings_win(first):
+    r = report(first, OMP_NUM_THREADS='1', OMP_WAIT_POLICY='PASSIVE')
+    assert r == {'cap': 1, 'OMP_NUM_THREADS': '1', 'OMP_WAIT_POLICY': 'PASSIVE',
+                 'GOMP_SPINCOUNT': None}
+    assert report(first, GOMP_SPINCOUNT='50')['GOMP_SPINCOUNT'] == '50'
