@@ -16,9 +16,13 @@ Across machines each host runs one role in the foreground instead:
     python -m d2l_deep_rnn launch --role worker --scheduler 10.0.0.1:9091 -- <flags>
 
 (and --role scheduler, --role server), with the same flags on every host; see "More than
-one machine" in README.md.
+one machine" in README.md. ps-lite never notices a dead process, so there the scheduler
+watches every other process's heartbeats and ends when one falls silent (or when every
+worker has ended), and each server and worker has a watcher process that stops it once the
+scheduler is gone.
 """
 import argparse
+import ctypes
 import dataclasses
 import json
 import os
@@ -29,9 +33,12 @@ import sys
 import threading
 import time
 
+import mxnet as mx
+from mxnet.kvstore.kvstore_server import KVStoreServer
+
 from . import cli
 from .config import UsageError, check_positive_int
-from .data import atomic_write_bytes
+from .data import atomic_write_bytes, named_corpus
 
 ROLES = ('scheduler', 'server', 'worker')
 # A scheduler or server is `import mxnet` with DMLC_ROLE set; the default SIGINT action lets
@@ -40,6 +47,38 @@ SERVICE_CODE = 'import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); imp
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRACE_S = 5.0  # how long a process may take to end after SIGTERM, before SIGKILL
 FORWARD_GRACE_S = 2.0  # after a forwarded Ctrl-C (a worker waiting on the others ignores it)
+HEARTBEAT_S = 1  # a multi-host job's default PS_HEARTBEAT_INTERVAL (ps-lite's heartbeats)
+SILENCE_S = 10  # and PS_HEARTBEAT_TIMEOUT: a process silent this long counts as gone
+# The scheduler of a multi-host job: MXNet is imported without DMLC_ROLE (with it, the import
+# would become the scheduler at once), then run_scheduler runs it beside watch_heartbeats.
+SCHEDULER_CODE = ('import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL); '
+                  'role = os.environ.pop("DMLC_ROLE"); import mxnet; '
+                  'os.environ["DMLC_ROLE"] = role; '
+                  'from d2l_deep_rnn.launch import run_scheduler; run_scheduler()')
+# The watcher of a multi-host job's server or worker (start_watcher): it stops that process
+# (argv pid) once the scheduler, having answered, has not accepted a connection for `timeout`
+# seconds (the job has ended), and ends by itself when the process ends (`ended`, a pipe,
+# becomes readable: EOF).
+WATCHER_CODE = '''
+import os, select, signal, socket, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the process it watches
+pid, ended, host, port, timeout, name = sys.argv[1:]
+pid, ended, port, timeout = int(pid), int(ended), int(port), int(timeout)
+answered = None  # when the scheduler last accepted a connection
+while not select.select([ended], [], [], 1)[0]:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        answered = time.monotonic()
+    except OSError:
+        if answered is not None and time.monotonic() - answered > timeout:
+            print(f"launch: the scheduler at {host}:{port} has not answered for {timeout} s "
+                  f"(the job has ended); stopped this {name} (pid {pid})",
+                  file=sys.stderr, flush=True)
+            os.kill(pid, signal.SIGTERM)
+            if not select.select([ended], [], [], 5)[0]:
+                os.kill(pid, signal.SIGKILL)
+            sys.exit(1)
+'''
 
 
 @dataclasses.dataclass
@@ -190,22 +229,121 @@ def dmlc_env(role, host, port, servers, workers, node_host=None, node_port=None,
     return env
 
 
-def role_command(role, train_argv, kvstore, address):
+def role_command(role, train_argv, kvstore, address, watch=False):
     """The command line of one process: `import mxnet` for a scheduler or server (the
-    import runs it), the main job for a worker."""
+    import runs it), the main job for a worker; with `watch`, a scheduler that watches
+    the others' heartbeats."""
     if role == 'worker':
         return [sys.executable, '-m', 'd2l_deep_rnn', *train_argv, '--kvstore', kvstore]
-    return [sys.executable, '-c', SERVICE_CODE, 'd2l_deep_rnn', role, address]
+    code = SCHEDULER_CODE if watch and role == 'scheduler' else SERVICE_CODE
+    return [sys.executable, '-c', code, 'd2l_deep_rnn', role, address]
+
+
+def heartbeat_settings():
+    """(PS_HEARTBEAT_INTERVAL, PS_HEARTBEAT_TIMEOUT) in whole seconds, ps-lite's own
+    variables, from the environment or the defaults; UsageError if not usable."""
+    values = []
+    for name, default in (('PS_HEARTBEAT_INTERVAL', HEARTBEAT_S),
+                          ('PS_HEARTBEAT_TIMEOUT', SILENCE_S)):
+        text = os.environ.get(name, str(default))
+        if not text.isdigit() or int(text) == 0:
+            raise UsageError(f'{name} must be a positive whole number of seconds, got {text!r}')
+        values.append(int(text))
+    if values[1] <= values[0]:
+        raise UsageError(f'PS_HEARTBEAT_TIMEOUT ({values[1]} s) must be longer than '
+                         f'PS_HEARTBEAT_INTERVAL ({values[0]} s)')
+    return tuple(values)
 
 
 def run_role(args, train_argv):
-    """Become one role of a multi-host job (exec: signals and exit status are its own)."""
+    """Become one role of a multi-host job (exec: signals and exit status are its own),
+    sending heartbeats; a server or worker first starts its watcher."""
+    interval, timeout = heartbeat_settings()
     env = dmlc_env(args.role, args.host, args.port, args.servers, args.workers)
-    command = role_command(args.role, train_argv, args.kvstore, f'{args.host}:{args.port}')
+    env.update(PS_HEARTBEAT_INTERVAL=str(interval), PS_HEARTBEAT_TIMEOUT=str(timeout))
+    command = role_command(args.role, train_argv, args.kvstore, f'{args.host}:{args.port}',
+                           watch=True)
     print(f'launch: {args.role} of a job with {args.workers} worker(s) and {args.servers} '
           f'server(s), scheduler at {args.host}:{args.port}', flush=True)
     sys.stderr.flush()
-    os.execve(sys.executable, command, env)
+    if args.role == 'scheduler':  # it watches the others itself (run_scheduler)
+        return os.execve(sys.executable, command, env)
+    watcher, alive = start_watcher(args.role, args.host, args.port, timeout)
+    try:
+        os.execve(sys.executable, command, env)
+    finally:  # only if the exec failed: the watcher sees EOF and ends
+        os.close(alive)
+        watcher.wait()
+
+
+def start_watcher(role, host, port, timeout_s):
+    """Start the watcher (WATCHER_CODE) of this process, which is about to become `role`;
+    returns it and the pipe end that the role keeps open, across exec, until it ends."""
+    ended, alive = os.pipe()
+    os.set_inheritable(alive, True)
+    watcher = subprocess.Popen(
+        [sys.executable, '-I', '-c', WATCHER_CODE, str(os.getpid()), str(ended), host,
+         str(port), str(timeout_s), role],
+        stdin=subprocess.DEVNULL, pass_fds=(ended,))
+    os.close(ended)
+    return watcher, alive
+
+
+def run_scheduler():
+    """The scheduler of a multi-host job (as `import mxnet` runs it with DMLC_ROLE set),
+    with watch_heartbeats beside it; the DMLC_ and PS_HEARTBEAT_ variables say the rest."""
+    kv = mx.kv.create('dist')
+    counts = int(os.environ['DMLC_NUM_WORKER']), int(os.environ['DMLC_NUM_SERVER'])
+    threading.Thread(target=watch_heartbeats,
+                     args=(kv, *counts, int(os.environ['PS_HEARTBEAT_TIMEOUT'])),
+                     name='heartbeats', daemon=True).start()
+    KVStoreServer(kv).run()
+
+
+def silent(kv, node_id, timeout_s):
+    """Whether ps-lite's scheduler has had no heartbeat from node `node_id` for
+    `timeout_s` seconds (MXNet 1.9.1's C API has the question, its Python does not)."""
+    number = ctypes.c_int()
+    mx.base.check_call(mx.base._LIB.MXKVStoreGetNumDeadNode(
+        kv.handle, node_id, ctypes.byref(number), timeout_s))
+    return number.value > 0
+
+
+def silent_ranks(kv, workers, servers, timeout_s):
+    """The ranks of the silent workers and of the silent servers (ps-lite numbers the
+    server of rank r 8 + 2r, the worker 9 + 2r)."""
+    return ([r for r in range(workers) if silent(kv, 9 + 2 * r, timeout_s)],
+            [r for r in range(servers) if silent(kv, 8 + 2 * r, timeout_s)])
+
+
+def watch_heartbeats(kv, workers, servers, timeout_s, poll_s=1.0):
+    """End this scheduler once every worker has fallen silent (exit 0: the job is over), or
+    once a server has, or a worker has while another still runs `timeout_s` later (exit 1,
+    naming it: the others would wait for it forever). The delay lets rank 0 write its
+    outputs after the others have ended."""
+    time.sleep(timeout_s)  # nothing can be silent for longer yet
+    first_silence = None
+    while True:
+        silent_workers, silent_servers = silent_ranks(kv, workers, servers, timeout_s)
+        if len(silent_workers) == workers:
+            end_scheduler(0, f'every worker has ended (none sent a heartbeat for '
+                             f'{timeout_s} s); stopping the scheduler')
+        if not silent_workers:
+            first_silence = None
+        elif first_silence is None:
+            first_silence = time.monotonic()
+        if silent_servers or (silent_workers and time.monotonic() - first_silence > timeout_s):
+            names = ([f'the worker of rank {r}' for r in silent_workers]
+                     + [f'the server of rank {r}' for r in silent_servers])
+            end_scheduler(1, f'{" and ".join(names)} sent no heartbeat for {timeout_s} s '
+                             f'(died, or its host is unreachable); ending the job')
+        time.sleep(poll_s)
+
+
+def end_scheduler(code, message):
+    """Say why in one line and end the whole process (ps-lite holds its main thread)."""
+    print(f'launch: {message}', file=sys.stderr, flush=True)
+    os._exit(code)
 
 
 def start(role, index, command, env, log_dir, stream=False):
@@ -371,6 +509,8 @@ def main(argv):
     try:
         check_launch_args(args)
         train = check_train_args(train_argv, args.workers, args.kvstore)
+        if args.role in (None, 'worker'):  # a worker's host needs the corpus named
+            named_corpus(train.data_dir)
         if args.port is not None and args.role in (None, 'scheduler'):
             check_port_free(args.host, args.port)
         if args.role is not None:

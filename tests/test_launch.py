@@ -231,6 +231,8 @@ def call(argv):
     (['--', '--kvstore', 'device'], 'give the kvstore to the launcher'),
     (['--epochs', '3'], 'training flags go after --'),
     (['--role', 'worker'], 'needs --scheduler HOST:PORT'),
+    (['--', '--data-dir', '/no/such'], 'data folder /no/such (--data-dir, data_dir=): no such '
+     'folder'),
 ])
 def test_bad_input_one_line_exit_2_nothing_started(argv, message, tmp_path, capsys):
     out = str(tmp_path / 'out')
