@@ -25,7 +25,7 @@ from mxnet import npx  # noqa: E402
 
 npx.set_np()
 if MXNET_CAME_FIRST:
-    threads.after_mxnet_loaded()
+    threads.warn_if_too_late()
 
 from .config import Config, UsageError  # noqa: E402
 from .data import load_data_time_machine, load_data_splits  # noqa: E402
