@@ -83,9 +83,53 @@ def grad_clipping(params, theta, ctx, monitor=None):
     return norm
 
 
-def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter, kv=None,
+class ClippedSGD(mx.optimizer.Optimizer):
+    """The book's `grad_clipping` and SGD step as one MXNet optimizer for Gluon's Trainer:
+    g <- g * min(1, theta / ||g||), the norm over every trained parameter's gradient
+    together, then w <- w - lr g.
+
+    The Trainer hands it all parameters at once (`aggregate_num`), after summing the
+    devices' and workers' gradients (with several devices, each copy is clipped alike).
+    The norm, the scale and the step stay on the device, in four operators and no host
+    sync: `preloaded_multi_sgd_update` takes the learning rates as an array, lr * scale.
+    Frozen parameters (lr_mult 0: see `gluon_model.freeze`) are left out of the norm and
+    the step. A `monitor` (see `diagnostics.Diagnostics`) sees each step's squared norms."""
+
+    def __init__(self, theta, monitor=None, **kwargs):
+        super().__init__(**kwargs)
+        self.theta, self.monitor = theta, monitor
+        self.aggregate_num = 1 << 30  # every parameter in one `update`: the norm is global
+
+    def __getstate__(self):  # (pickled into checkpoints) the monitor stays in this process
+        return {**super().__getstate__(), 'monitor': None}
+
+    def create_state(self, index, weight):
+        return None  # plain SGD keeps no state
+
+    def update(self, indices, weights, grads, states):
+        self._update_count(indices)
+        lrs, wds = self._get_lrs(indices), self._get_wds(indices)
+        trained = [k for k, lr in enumerate(lrs) if lr]
+        weights, grads = [weights[k] for k in trained], [grads[k] for k in trained]
+        ctx = weights[0].context
+        sums = mx.nd.multi_sum_sq(*grads, num_arrays=len(grads)).as_np_ndarray()
+        norm = np.sqrt(sums.sum())
+        scale = np.minimum(1.0, self.theta / (norm + 1e-12))
+        if self.monitor is not None and ctx == self.monitor.params[0].list_ctx()[0]:
+            self.monitor.record_step(sums, norm, scale)
+        lr = np.array([lrs[k] for k in trained], ctx=ctx) * scale  # (P,): each one's step
+        wd = np.array([wds[k] for k in trained], ctx=ctx)
+        mx.nd.preloaded_multi_sgd_update(
+            *[a for pair in zip(weights, grads) for a in pair], lr.as_nd_ndarray(),
+            wd.as_nd_ndarray(), num_weights=len(weights), out=weights)
+
+    update_multi_precision = update
+
+
+def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, kv=None, clip=None,
                 monitor=None):
-    """One pass over `train_iter`; returns (perplexity, tokens).
+    """One pass over `train_iter` as the book's `train_epoch_ch8`; returns (perplexity,
+    tokens). `trainer.step` clips and updates (`make_trainer`'s `ClippedSGD`).
 
     With several contexts each batch's rows are split across them (row i keeps its hidden
     state on its device from batch to batch), each device's loss is divided by the whole
@@ -93,10 +137,12 @@ def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter, kv=N
     the same step one device takes on the whole batch. With a distributed kvstore `kv`,
     this worker first takes its own block of rows (`worker_rows`) and the parameter
     server sums the workers' gradients: again the step of one process on the whole batch
-    (`dist_sync`; `dist_async` clips each worker's share and updates on the servers).
-    A `monitor` records per-layer figures at every clipping and keeps the first batch."""
+    (`dist_sync`; with `dist_async` the servers update, so each worker clips its own share
+    at `clip` first). A `monitor` keeps the first batch (and, for `dist_async`, sees the
+    clipping)."""
     ctxs = as_ctx_list(ctx)
     states, total_loss, num_tokens, own_tokens = None, 0.0, 0, 0
+    clip_here = kv is not None and 'async' in kv.type  # no summed gradient exists to clip
     params = list(net.collect_params().values())
     for X, Y in train_iter:
         batch_tokens = Y.size  # the whole batch's, on every worker: losses are its mean
@@ -116,17 +162,13 @@ def train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter, kv=N
                       for (y_hat, _), y in zip(outputs, Ys)]
         states = [state for _, state in outputs]
         autograd.backward(losses)
-        if kv is not None and 'async' in kv.type:  # no summed gradient exists to clip
+        if clip_here:
             grad_clipping(params, clip, ctxs, monitor)
-            trainer.step(1)  # pushes this worker's share; the servers update
-        else:
-            trainer.allreduce_grads()  # sums the devices' (and workers') gradients
-            grad_clipping(params, clip, ctxs, monitor)
-            trainer.update(1)  # the loss is already a mean
+        trainer.step(1)  # sum the gradients, clip, SGD (the loss is already a mean)
         total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * batch_tokens
         num_tokens += batch_tokens
         own_tokens += Y.size  # this worker's rows
-    if kv is not None and 'async' in kv.type:  # no sum over workers: this worker's own
+    if clip_here:  # no sum over workers: this worker's own
         return perplexity(float(total_loss) / own_tokens), num_tokens
     if kv is not None:
         total_loss = cluster_sum(kv, total_loss)
@@ -154,21 +196,22 @@ def cluster_sum(kv, value):
     return float(out[0])
 
 
-def make_trainer(net, lr, kvstore='device'):
-    """Plain SGD through a Gluon Trainer. `kvstore` 'device' or 'local' sums the gradients
-    of several devices; 'dist_sync'/'dist_async' joins the parameter server that the
-    `DMLC_*` environment names (see `python -m d2l_deep_rnn launch`). Returns
+def make_trainer(net, lr, clip=1.0, kvstore='device', monitor=None):
+    """SGD with clipping at `clip` (`ClippedSGD`) through a Gluon Trainer. `kvstore`
+    'device' or 'local' sums the gradients of several devices; 'dist_sync'/'dist_async'
+    joins the parameter server that the `DMLC_*` environment names (see `python -m
+    d2l_deep_rnn launch`); with 'dist_async' the servers take plain SGD steps. Returns
     (trainer, kv), kv the distributed kvstore or None."""
     check_choice('kvstore', kvstore, KVSTORES)
     kv = mx.kv.create(kvstore) if kvstore.startswith('dist') else None
-    params = net.collect_params()
-    sgd = mx.optimizer.SGD(learning_rate=lr)
+    params = list(net.collect_params().values())  # a list keeps this order (a dict: sorted)
+    on_servers = kvstore == 'dist_async'
+    sgd = mx.optimizer.SGD(learning_rate=lr) if on_servers else \
+        ClippedSGD(clip, monitor, learning_rate=lr)
     # frozen biases by index too: servers updating on the kvstore (dist_async) get a copy of
     # the optimizer without the parameters' own lr_mult
-    sgd.set_lr_mult({i: 0.0 for i, p in enumerate(params.values()) if is_frozen(p)})
-    trainer = gluon.Trainer(params, sgd,
-                            kvstore=kv or kvstore,  # clip between allreduce and update:
-                            update_on_kvstore=kvstore == 'dist_async')  # async cannot
+    sgd.set_lr_mult({i: 0.0 for i, p in enumerate(params) if is_frozen(p)})
+    trainer = gluon.Trainer(params, sgd, kvstore=kv or kvstore, update_on_kvstore=on_servers)
     if kv is not None:
         # Gluon would join the kvstore at the first step: rank 0 pushes the weights and
         # every worker pulls them back, asynchronously, and that pull can reach the server
@@ -228,7 +271,9 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     if hybridize:
         net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    trainer, kv = make_trainer(net, lr, kvstore)
+    monitor = Diagnostics(net, net.collect_params().values(), lr, clip) if diagnostics \
+        else None
+    trainer, kv = make_trainer(net, lr, clip, kvstore, monitor)
     lead = kv is None or kv.rank == 0  # the one process that prints and writes
     verbose = verbose and lead
     history = new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab)
@@ -237,12 +282,16 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     if resume and save_dir and os.path.isfile(os.path.join(save_dir, checkpoint.META)):
         history = checkpoint.load_checkpoint(save_dir, net, trainer, vocab)
         trainer.set_learning_rate(lr)  # the saved optimizer state brings its own
+        if isinstance(trainer.optimizer, ClippedSGD):  # so do its threshold and monitor
+            trainer.optimizer.theta, trainer.optimizer.monitor = clip, monitor
+        elif kvstore != 'dist_async':
+            raise checkpoint.CheckpointError(f'{save_dir} holds a checkpoint of an older '
+                                             f'd2l-deep-rnn (plain SGD, clipped apart); '
+                                             f'train again without --resume')
         if verbose:
             print(f"{history['model']}: resuming after epoch {history['epochs']} from "
                   f"{save_dir}", flush=True)
-    monitor = None
     if diagnostics:
-        monitor = Diagnostics(net, net.collect_params().values(), lr, clip)
         if 'grad_norm' not in history:  # (a resumed history has them already)
             new_diagnostics(history, net.num_layers)
     log_every = log_every or max(1, num_epochs // 20)
@@ -250,8 +299,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
         start = time.perf_counter()
         if monitor is not None:
             monitor.start_epoch()
-        ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, clip,
-                                      use_random_iter, kv, monitor)
+        ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter,
+                                      kv, clip, monitor)
         seconds = time.perf_counter() - start
         if not math.isfinite(ppl):  # stop before saving: the last good checkpoint stays
             raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '

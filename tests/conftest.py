@@ -3,6 +3,7 @@ import os
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
 
+import d2l_deep_rnn  # noqa: E402,F401  (before any test imports MXNet: its thread settings)
 import pytest  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

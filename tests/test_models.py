@@ -6,7 +6,8 @@ from mxnet import autograd, np
 from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params
 from d2l_deep_rnn.convert import scratch_params, scratch_view
-from d2l_deep_rnn.training import train_epoch, ensure_initialized, evaluate_perplexity
+from d2l_deep_rnn.training import (ensure_initialized, evaluate_perplexity, make_trainer,
+                                   train_epoch)
 
 V, H, BATCH, STEPS = 28, 16, 3, 5
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
@@ -144,9 +145,8 @@ def test_every_layer_trains(Model, cell):
             p.set_data(np.random.normal(0, 0.3, p.shape))
     before = {n: p.data().copy() for n, p in net.collect_params().items()}
     loader = SeqDataLoader(list(onp.random.RandomState(0).randint(0, V, 400)), 4, 6)
-    trainer = mx.gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 1.0})
-    train_epoch(net, loader, mx.gluon.loss.SoftmaxCrossEntropyLoss(), trainer, mx.cpu(), 1.0,
-                False)
+    trainer, _ = make_trainer(net, 1.0)
+    train_epoch(net, loader, mx.gluon.loss.SoftmaxCrossEntropyLoss(), trainer, mx.cpu(), False)
     params = dict(net.collect_params().items())
     assert len(params) >= 3 * 3 + 2  # three layers and the output layer
     for name, p in params.items():
