@@ -14,8 +14,8 @@ output layer, where it applies):
 
 Layers are found by name: 'layer{l}_*' in `DeepRNNScratch`, 'l{l-1}_*' in `DeepRNN`, so
 copied weights give the same figures. The fused kernel returns only the top layer's states,
-so saturation replays the batch layer by layer (`layer_by_layer`, the scratch model's
-equations) with the model's weights in the section's layout. Frozen parameters (h2h_bias,
+so saturation replays the batch layer by layer (`fast_scratch.layer_by_layer`, the scratch
+model's equations) with the model's weights by the section's names. Frozen parameters (h2h_bias,
 b_hh) have no gradient and are left out of every figure.
 """
 import re
@@ -24,8 +24,8 @@ import mxnet as mx
 from mxnet import np
 
 from .convert import fused_params, scratch_params, scratch_view
+from .fast_scratch import layer_by_layer
 from .gluon_model import DeepRNN, is_frozen
-from .scratch_model import SCRATCH_LAYERS, layer_by_layer
 
 KEYS = ('grad_norm', 'clip_fraction', 'update_ratio', 'saturation', 'diag_layers')
 TANH_LIMIT, GATE_MARGIN = 0.95, 0.05
@@ -91,20 +91,11 @@ class Diagnostics:
                 else [None] * self.net.num_layers}
 
 
-def section_names(cell, num_layers):
-    """The names of `DeepRNNScratch.section_params`, in order: 'layer1_W_xh', ..., 'b_q'."""
-    per_layer = [name for g in SCRATCH_LAYERS[cell].gates
-                 for name in (f'W_x{g}', f'W_h{g}', f'b_{g}')] + (['b_hh'] if cell == 'gru' else [])
-    return [f'layer{l}_{name}' for l in range(1, num_layers + 1) for name in per_layer] + \
-        ['W_hq', 'b_q']
-
-
 def section_weights(net, ctx):
-    """Either model's weights in `DeepRNNScratch.section_params` order, on `ctx`."""
-    if not isinstance(net, DeepRNN):
-        return [p.data(ctx) for p in net.section_params()]
-    view = scratch_view(net)
-    return [view[name].as_in_ctx(ctx) for name in section_names(net.cell, net.num_layers)]
+    """Either model's weights by the section's names ('layer1_W_xh', ..., 'b_q'), on `ctx`."""
+    if isinstance(net, DeepRNN):
+        return {name: w.as_in_ctx(ctx) for name, w in scratch_view(net).items()}
+    return {name: p.data(ctx) for name, p in scratch_params(net).items()}
 
 
 def saturation(net, inputs):

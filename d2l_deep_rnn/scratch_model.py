@@ -10,13 +10,13 @@ GRU and LSTM layers replace the H_t^(l) line by their gated update, with one
 parameter is registered, initialized, updated and saved (the book's d2l 1.0.3
 `StackedRNNScratch` keeps its layers in a plain list and so trains only its output layer).
 
-`DeepRNNScratch.forward_steps` computes the equations in exactly this order; the end of the
-file holds a faster schedule of the same computation (`layer_by_layer`), used by default.
+`DeepRNNScratch.forward_steps` computes the equations in exactly this order; a faster
+schedule of the same computation (`fast_scratch`, layer by layer) is used by default.
 """
-import mxnet as mx
 from mxnet import init, np, npx
 from mxnet.gluon import nn
 
+from .fast_scratch import FastSchedule
 from .gluon_model import check_model_args, check_model_size, freeze
 
 WEIGHT_INIT = init.Normal(0.01)  # the book's scratch models: N(0, 0.01^2) weights, zero biases
@@ -107,8 +107,8 @@ class DeepRNNScratch(nn.Block):
 
     `fast=False` runs `forward_steps`, the equations in the text's order: for each time step,
     each layer. `fast=True` (the default) runs `forward_layers`, which computes the same
-    numbers layer by layer with fewer, larger matrix products (hybridized, about 1.5 times
-    the speed on a 2-core CPU: see `python -m d2l_deep_rnn bench`).
+    numbers layer by layer with fewer operators and larger matrix products (`fast_scratch`;
+    hybridized, as `train` runs it, it trained 1.9 to 2.4 times faster than step by step).
     """
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
@@ -116,9 +116,9 @@ class DeepRNNScratch(nn.Block):
         super().__init__(**kwargs)
         check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=False)
-        self.fast, self._hybrid, self._graphs = fast, False, GraphCache()
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation = cell, activation
+        self.fast, self._schedule = fast, FastSchedule(**self.settings())
         extra = {'activation': activation} if cell == 'rnn' else {}
         with self.name_scope():
             self.layers = nn.HybridSequential()  # a registered container: every layer trains
@@ -149,21 +149,17 @@ class DeepRNNScratch(nn.Block):
         return np.concatenate(outputs, axis=0), new_state
 
     def forward_layers(self, inputs, state):
-        """The same equations, layer by layer: see `layer_by_layer`. Hybridized (as `train`
-        does by default), it runs as one MXNet graph per sequence length."""
-        weights = [p.data(inputs.ctx) for p in self.section_params()]
-        num_steps = inputs.shape[1]
-        if not self._hybrid:
-            return layer_by_layer(mx.nd, inputs, state, weights, num_steps, **self.settings())
-        if num_steps not in self._graphs:
-            self._graphs[num_steps] = LayerByLayer(num_steps=num_steps, **self.settings())
-            self._graphs[num_steps].hybridize(static_alloc=True)
-        return self._graphs[num_steps](inputs, state, weights)
+        """The same equations, layer by layer (`fast_scratch`). Hybridized (as `train` does by
+        default), it runs as one MXNet graph per sequence length."""
+        weights = {name: p.data(inputs.ctx) for name, p in self.section_params().items()}
+        return self._schedule(inputs, state, weights)
 
     def section_params(self):
-        """Every parameter in a fixed order: layer by layer, gate by gate, then W_hq and b_q."""
-        return [p for layer in self.layers for p in layer._reg_params.values()] + \
-            [self.W_hq, self.b_q]
+        """Every parameter by the section's name: 'layer1_W_xh', ..., 'W_hq', 'b_q'."""
+        params = {f'layer{l}_{name}': p for l, layer in enumerate(self.layers, start=1)
+                  for name, p in layer._reg_params.items()}
+        params.update(W_hq=self.W_hq, b_q=self.b_q)
+        return params
 
     def settings(self):
         return dict(cell=self.cell, activation=self.activation, vocab_size=self.vocab_size,
@@ -171,7 +167,7 @@ class DeepRNNScratch(nn.Block):
 
     def hybridize(self, active=True, **kwargs):
         """Hybridize the per-step layers and switch `forward_layers` to compiled graphs."""
-        self._hybrid = active
+        self._schedule.hybrid = active
         super().hybridize(active, **kwargs)
 
     def begin_state(self, batch_size, ctx=None):
@@ -179,100 +175,3 @@ class DeepRNNScratch(nn.Block):
         shape = (self.num_layers, batch_size, self.num_hiddens)
         kwargs = {'ctx': ctx} if ctx is not None else {}
         return [np.zeros(shape, **kwargs) for _ in range(2 if self.cell == 'lstm' else 1)]
-
-
-# The fast schedule. Same parameters, same numbers, fewer and larger matrix products: each
-# layer runs over all time steps before the next layer starts, so the input products of all
-# steps are one product, and each step needs one product H_{t-1} [W_h* side by side] for all
-# gates together. Written once with `F` (mx.nd imperatively, mx.sym inside a graph).
-
-def rnn_update(F, XW, HW, H, activation, b_hh=None):
-    """H_t = phi(X_t W_xh + b_h + H_{t-1} W_hh), given XW = X_t W_xh + b_h and HW.
-    Each update returns (new state, what saturates: here H_t itself)."""
-    H = (F.np.tanh if activation == 'tanh' else F.npx.relu)(XW + HW)
-    return (H,), (H,)
-
-
-def gru_update(F, XW, HW, H, activation, b_hh):
-    """The GRU step; XW and HW hold the r, z, h gates' products side by side."""
-    XW_r, XW_z, XW_h = F.np.split(XW, 3, axis=1)
-    HW_r, HW_z, HW_h = F.np.split(HW, 3, axis=1)
-    R, Z = F.npx.sigmoid(XW_r + HW_r), F.npx.sigmoid(XW_z + HW_z)
-    H_tilde = F.np.tanh(XW_h + R * (HW_h + b_hh))
-    return (Z * H + (1 - Z) * H_tilde,), (R, Z)
-
-
-def lstm_update(F, XW, HW, H, C, activation, b_hh=None):
-    """The LSTM step; XW + HW holds the i, f, o, c gates side by side."""
-    I_t, F_t, O_t, C_tilde = F.np.split(XW + HW, 4, axis=1)
-    I_t, F_t, O_t = F.npx.sigmoid(I_t), F.npx.sigmoid(F_t), F.npx.sigmoid(O_t)
-    C = F_t * C + I_t * F.np.tanh(C_tilde)
-    return (O_t * F.np.tanh(C), C), (I_t, F_t, O_t)
-
-
-UPDATES = {'rnn': rnn_update, 'gru': gru_update, 'lstm': lstm_update}
-
-
-def layer_by_layer(F, inputs, state, weights, num_steps, cell, activation, vocab_size,
-                   num_hiddens, num_layers, trace=None):
-    """`DeepRNNScratch.forward_steps` computed layer by layer. `weights` are the model's
-    parameters in `section_params` order; returns the logits and the new state.
-    With a list `trace`, appends per layer the list over steps of what can saturate
-    (H_t for RNN layers, the sigmoid gates for GRU and LSTM layers)."""
-    gates = SCRATCH_LAYERS[cell].gates
-    G, h, per_layer = len(gates), num_hiddens, 3 * len(gates) + (cell == 'gru')
-    H = F.npx.one_hot(inputs.T, vocab_size).reshape(-1, vocab_size)  # (T*n, V): all steps
-    states = [F.np.split(s, num_layers, axis=0) for s in state]  # per layer (1, n, h) each
-    final = []
-    for l in range(num_layers):
-        p = weights[l * per_layer:(l + 1) * per_layer]  # W_x g, W_h g, b_g for each gate g
-        W_xT = F.np.concatenate([p[3 * k] for k in range(G)], axis=1).T  # (G*h, inputs)
-        W_hT = F.np.concatenate([p[3 * k + 1] for k in range(G)], axis=1).T  # (G*h, h)
-        b = F.np.concatenate([p[3 * k + 2] for k in range(G)])  # (G*h,)
-        XW = F.npx.fully_connected(H, W_xT, b, num_hidden=G * h)  # (T*n, G*h): all steps
-        layer_state = tuple(F.np.squeeze(s[l], axis=0) for s in states)  # (n, h) each
-        outputs = []
-        if trace is not None:
-            trace.append([])
-        for XW_t in F.np.split(XW, num_steps, axis=0):  # (n, G*h)
-            HW = F.npx.fully_connected(layer_state[0], W_hT, no_bias=True, num_hidden=G * h)
-            layer_state, watched = UPDATES[cell](F, XW_t, HW, *layer_state,
-                                                 activation=activation,
-                                                 b_hh=p[-1] if cell == 'gru' else None)
-            outputs.append(layer_state[0])
-            if trace is not None:
-                trace[l].append(watched)
-        H = F.np.concatenate(outputs, axis=0)  # (T*n, h): this layer's output at every step
-        final.append(layer_state)
-    W_hq, b_q = weights[-2], weights[-1]
-    Y = F.npx.fully_connected(H, W_hq.T, b_q, num_hidden=vocab_size)  # O_t for all t
-    return Y, [F.np.stack([s[k] for s in final]) for k in range(len(state))]
-
-
-class GraphCache:
-    """Compiled `LayerByLayer` graphs by sequence length. Not a dict attribute: Gluon would
-    take it for a forgotten container of child blocks (these hold no parameters)."""
-
-    def __init__(self):
-        self.graphs = {}
-
-    def __contains__(self, num_steps):
-        return num_steps in self.graphs
-
-    def __getitem__(self, num_steps):
-        return self.graphs[num_steps]
-
-    def __setitem__(self, num_steps, graph):
-        self.graphs[num_steps] = graph
-
-
-class LayerByLayer(nn.HybridBlock):
-    """`layer_by_layer` for a fixed number of steps as one graph (graphs have fixed loop
-    lengths). It has no parameters of its own: the model's weights come in as inputs."""
-
-    def __init__(self, num_steps, **settings):
-        super().__init__()
-        self.num_steps, self.settings = num_steps, settings
-
-    def hybrid_forward(self, F, inputs, state, weights):
-        return layer_by_layer(F, inputs, state, weights, self.num_steps, **self.settings)

@@ -111,6 +111,22 @@ def test_recorded_figures_equal_the_hand_computation_for_both_models(cell):
         onp.testing.assert_allclose(histories[0][key], histories[1][key], rtol=2e-5)
 
 
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_both_models_replay_the_same_weights_by_name(cell):
+    """The saturation replay reads either model's weights by the section's names."""
+    from d2l_deep_rnn.diagnostics import saturation, section_weights
+    scratch = tiny_scratch(cell, scale=1.5)
+    fused = DeepRNN(V, H, L, cell)
+    fused.initialize()
+    copy_params(scratch, fused)
+    ws, wf = section_weights(scratch, mx.cpu()), section_weights(fused, mx.cpu())
+    assert set(ws) == set(wf) == set(scratch_params(scratch))
+    for name in ws:
+        onp.testing.assert_allclose(ws[name].asnumpy(), wf[name].asnumpy(), rtol=1e-6,
+                                    atol=1e-7, err_msg=name)
+    assert saturation(scratch, np.array(X)) == saturation(fused, np.array(X))
+
+
 def test_without_clipping_the_ratio_is_the_plain_sgd_step():
     scratch = tiny_scratch('rnn', scale=0.05)
     expected = expected_figures(scratch)  # scale 1: lr * ||g_l|| / ||w_l||

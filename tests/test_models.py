@@ -92,6 +92,47 @@ def test_hybridized_equals_imperative(cell, fast):
             assert rel_err(p.grad(), expected[name]) < 1e-5, name
 
 
+@pytest.mark.parametrize('hybridize', [False, True], ids=['imperative', 'hybridized'])
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_fast_schedule_agrees_for_every_sequence_length(cell, hybridize):
+    """One graph per sequence length, one step included (as `predict` feeds characters)."""
+    fused, scratch = make_pair(cell, 2, 'to_scratch', fast=True)
+    if hybridize:
+        scratch.hybridize()
+    for steps in (1, 2, 7, 1):
+        X = np.array(onp.random.RandomState(steps).randint(0, V, (BATCH, steps)), dtype='int32')
+        state = inputs(fused)[1]
+        Y_f, state_f = run(fused, X, state)
+        Y_s, state_s = run(scratch, X, state)
+        assert Y_s.shape == (steps * BATCH, V) and rel_err(Y_s, Y_f) < 1e-5
+        for s, f in zip(state_s, state_f):
+            assert rel_err(s, f) < 1e-5
+        expected = scratch_view(fused, grad=True)
+        for name, p in scratch_params(scratch).items():
+            if not is_frozen(p):
+                assert rel_err(p.grad(), expected[name]) < 1e-5, (steps, name)
+    assert sorted(scratch._schedule.graphs) == ([1, 2, 7] if hybridize else [])
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_fast_schedule_takes_the_weights_by_name(cell):
+    """`layer_by_layer` reads a dict by the section's names: their order does not matter,
+    and a missing weight is named."""
+    from d2l_deep_rnn.fast_scratch import layer_by_layer
+    _, scratch = make_pair(cell, 3, 'to_scratch', fast=True)
+    X, state = inputs(scratch)
+    params = scratch.section_params()
+    assert list(params) == list(scratch_params(scratch))  # the names `convert` uses
+    assert all(params[name] is p for name, p in scratch_params(scratch).items())
+    weights = {name: p.data() for name, p in reversed(list(params.items()))}
+    Y, new_state = layer_by_layer(mx.nd, X, state, weights, STEPS, **scratch.settings())
+    Y_net, state_net = scratch(X, state)
+    assert rel_err(Y, Y_net) == 0 and all(rel_err(a, b) == 0 for a, b in zip(new_state, state_net))
+    del weights['layer2_W_hh' if cell != 'lstm' else 'layer2_W_hc']
+    with pytest.raises(KeyError, match='layer2_W_h'):
+        layer_by_layer(mx.nd, X, state, weights, STEPS, **scratch.settings())
+
+
 @pytest.mark.parametrize('fast', [False, True], ids=['steps', 'fast'])
 def test_relu_activation_is_passed_to_the_fused_layer(fast):
     fused, scratch = make_pair('rnn', 2, 'to_scratch', activation='relu', fast=fast)
