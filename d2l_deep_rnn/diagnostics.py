@@ -55,7 +55,7 @@ class Diagnostics:
 
     def __init__(self, net, params, lr, clip):
         self.net, self.lr, self.clip = net, lr, clip
-        self.params = [p for p in params if not is_frozen(p)]  # as `grad_clipping` sees
+        self.params = [p for p in params if not is_frozen(p)]  # as the clipping sees them
         owner = layer_of(net)
         # M[i, l] = 1 if parameter i belongs to layer l: per-layer sums are one product
         onehot = [[float(owner[p.name] == l) for l in range(net.num_layers + 1)]
@@ -68,8 +68,9 @@ class Diagnostics:
         self.steps, self.sample = 0, None
 
     def record_step(self, sums, norm, scale):
-        """Called by `grad_clipping` before it scales: `sums` holds each parameter's
-        squared gradient norm, `norm` the global norm, `scale` = min(1, clip / norm)."""
+        """Called by `ClippedSGD` (or `grad_clipping`) before the step: `sums` holds each
+        parameter's squared gradient norm, `norm` the global norm, `scale` = min(1, clip /
+        norm)."""
         ctx = self.params[0].list_ctx()[0]
         M = self.M.as_in_ctx(ctx) if self.M.ctx != ctx else self.M
         weights = [p.data(ctx).as_nd_ndarray() for p in self.params]
