@@ -116,9 +116,16 @@ class Hosts:
                  '--save', os.path.join(out, 'ck')])
         return procs
 
-    def left_running(self):
-        """{pid of a process started: the pids of its group still running}, if any."""
-        return {p.pid: group_left(p.pid) for p in self.started if group_left(p.pid)}
+    def left_running(self, grace_s=5.0):
+        """{pid of a process started: the pids of its group still running}, if any, once
+        `grace_s` seconds have let the last ones end (a watcher notices that the process
+        it watches has ended within a second)."""
+        deadline = time.monotonic() + grace_s
+        while True:
+            left = {p.pid: group_left(p.pid) for p in self.started if group_left(p.pid)}
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.1)
 
     def kill_all(self):
         """SIGKILL every process group started, and reap."""
