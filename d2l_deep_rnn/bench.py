@@ -10,7 +10,8 @@ is importable (a script that imports neither mxnet nor this package); (g) and (h
 and (e) with `train(..., diagnostics=True)`'s per-layer instruments, whose cost is the
 ratio g/c and h/e; (i) row (c) in a process that imported `d2l` (hence mxnet) before this
 package, as the notebooks do: too late for the package's environment settings to reach
-MXNet, so this row measures what the package does about it.
+MXNet, so this row measures what the package does about it; (j) row (c)'s forward, loss and
+backward alone, without clipping or update: the most any step around the model could reach.
 
 Every row's process gets the environment this command was started with, trains on the same
 batches from the same seed (one warm-up epoch, then `--repeats` timed ones), and the rows
@@ -44,11 +45,11 @@ from .scratch_model import DeepRNNScratch
 from .threads import thread_cap
 from .torch_peer import (OMP_VARIABLES, load_batches, process_facts, timed_epochs,
                          write_batches, write_result)
-from .training import set_seed, train
+from .training import ensure_initialized, set_seed, train
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TORCH_PEER = os.path.join(HERE, 'torch_peer.py')
-TORCH_ROW, NOTEBOOK_ROW = 'f', 'i'
+TORCH_ROW, NOTEBOOK_ROW, BOUND_ROW = 'f', 'i', 'j'
 CONFIG_FLAGS = ('--cell', '--num-layers', '--num-hiddens', '--batch-size', '--num-steps')
 
 
@@ -148,6 +149,31 @@ def train_row(make_net, config, vocab_size, batches, ctx, epochs, **options):
     return [end - start for start, end in zip(stamps, stamps[1:])], history['train_ppl']
 
 
+def forward_backward_row(config, vocab_size, batches, ctx, epochs):
+    """(c) without its step: `DeepRNN` hybridized, forward, loss and backward on every batch,
+    no clipping and no update, the state carried as `train` carries it. Nothing around the
+    model can make (c) faster than this row: it bounds what a better step could gain."""
+    set_seed(config.seed)
+    net = DeepRNN(vocab_size, config.num_hiddens, config.num_layers, config.cell,
+                  config.activation)
+    ensure_initialized(net, ctx)
+    net.hybridize()
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+
+    def epoch():
+        state, total = None, 0.0
+        for X, Y in batches:
+            state = net.begin_state(X.shape[0], ctx) if state is None else \
+                [s.detach() for s in state]
+            with autograd.record():
+                y_hat, state = net(X, state)
+                l = loss(y_hat, Y.T.reshape(-1)).sum() / Y.size
+            l.backward()
+            total = total + l
+        return math.exp(float(total) / len(batches))  # the weights never change
+    return timed_epochs(epoch, epochs)
+
+
 ROWS = {  # key: (name, what its process runs; the PyTorch row runs torch_peer.py)
     'a': ('book-style loop (RNNModel, host sync per batch)', book_row),
     'b': ('DeepRNN imperative', functools.partial(train_row, DeepRNN, hybridize=False)),
@@ -163,6 +189,7 @@ ROWS = {  # key: (name, what its process runs; the PyTorch row runs torch_peer.p
           functools.partial(train_row, DeepRNNScratch, diagnostics=True)),
     NOTEBOOK_ROW: ('(c) with d2l imported first (notebook order)',
                    functools.partial(train_row, DeepRNN)),
+    BOUND_ROW: ('(c) forward + backward alone, no step (its bound)', forward_backward_row),
 }
 
 # A package row's process. The notebook row imports d2l (hence mxnet) before the package,
@@ -284,7 +311,7 @@ def run(config, ctx_text, repeats, rounds=2, data_dir=None, with_torch=True, tim
         processes = run_rounds(batches_path, rounds, skipped, tokens, env, timeout)
     flops = flops_per_token(config.cell, config.num_layers, config.num_hiddens, len(vocab))
     return {'config': config.as_dict(), 'ctx': str(ctx), 'repeats': repeats, 'rounds': rounds,
-            'tokens_per_epoch': tokens, 'flops_per_token': flops,
+            'tokens_per_epoch': tokens, 'vocab_size': len(vocab), 'flops_per_token': flops,
             'matmul_peak_gflops': matmul_peak(ctx), 'pid': os.getpid(),
             'environment': {name: env.get(name) for name in OMP_VARIABLES},
             'machine': f'{platform.processor() or platform.machine()}, '
@@ -368,6 +395,9 @@ def footer(result, rows):
     if {'c', NOTEBOOK_ROW} <= set(rate):
         lines.append(f"with d2l imported first, `train` keeps {rate[NOTEBOOK_ROW] / rate['c']:.0%}"
                      f" of the tokens/s of (c)")
+    if {'c', BOUND_ROW} <= set(rate):
+        lines.append(f"(c) runs at {rate['c'] / rate[BOUND_ROW]:.0%} of its forward + backward "
+                     f"alone (j): the step around the model costs the rest")
     return lines
 
 

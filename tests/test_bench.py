@@ -12,7 +12,7 @@ from d2l_deep_rnn.torch_peer import OMP_VARIABLES
 
 from test_cli import REPO, data_args
 
-PACKAGE_ROWS = 'abcdeghi'
+PACKAGE_ROWS = 'abcdeghij'
 
 
 def test_flops_per_token_of_the_sections_lstm():
@@ -49,9 +49,14 @@ def test_quick_benchmark_writes_every_row(quick_bench):
     # b-i train the same function from the same seed: the same perplexity, up to float32
     # sums in another order (fused and scratch: 5e-5 apart after 2 epochs); the book-style
     # model also trains h2h_bias, so it may differ a little; g, h: instruments change nothing
-    ppl = {k: rows[k]['train_ppl'] for k in PACKAGE_ROWS[1:]}
+    ppl = {k: rows[k]['train_ppl'] for k in PACKAGE_ROWS[1:-1]}
     assert ppl == pytest.approx({k: ppl['c'] for k in ppl}, rel=1e-4)
     assert ppl['i'] == ppl['c']  # the same code, imported in another order
+    # (j) never updates: every epoch the untrained model's perplexity, the vocabulary's size
+    # within a little (weights N(0, 0.01^2): nearly uniform logits)
+    assert rows['j']['processes'][0]['train_ppl'] == [rows['j']['train_ppl']] * 2
+    assert abs(rows['j']['train_ppl'] / bench_json['vocab_size'] - 1) < 0.02
+    assert 'runs at' in stdout and 'of its forward + backward alone (j)' in stdout
     assert 'diagnostics keep' in stdout and 'with d2l imported first' in stdout
     assert set(bench_json['matmul_peak_gflops']) == {'onednn', 'openblas'}
     assert 'vs (a)' in stdout and 'wrote' in stdout
