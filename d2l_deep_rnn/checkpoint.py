@@ -9,10 +9,11 @@ import json
 import os
 import random
 
-from .config import UsageError
-from .data import TEMP_SUFFIX, atomic_write, atomic_write_bytes, vocab_from_tokens
-from .gluon_model import DeepRNN
-from .scratch_model import DeepRNNScratch
+from .config import Config, UsageError
+from .data import vocab_from_tokens
+from .files import TEMP_SUFFIX, atomic_write, atomic_write_bytes
+from .factory import new_model
+from .gluon_model import net_ctx
 
 META = 'meta.json'
 MODEL_SETTINGS = ('vocab_size', 'cell', 'num_layers', 'num_hiddens', 'activation')
@@ -91,7 +92,7 @@ def load_checkpoint(folder, net, trainer, vocab):
     meta = read_meta(folder)
     check_compatible(meta, net, vocab, folder)
     try:
-        net.load_parameters(os.path.join(folder, meta['params']), ctx=net_ctx(net))
+        net.load_parameters(os.path.join(folder, meta['params']), ctx=net_ctx(net, every=True))
         trainer.load_states(os.path.join(folder, meta['trainer']))
     except Exception as e:  # MXNet raises its own error types for truncated files
         raise CheckpointError(f'cannot load the checkpoint in {folder} ({e.__class__.__name__}:'
@@ -102,18 +103,15 @@ def load_checkpoint(folder, net, trainer, vocab):
     return meta['history']
 
 
-def net_ctx(net):
-    return next(iter(net.collect_params().values())).list_ctx()
-
-
 def load_model(folder, ctx):
     """The model saved in `folder` and its vocabulary, ready to `predict`."""
     meta = read_meta(folder)
-    model = {'DeepRNN': DeepRNN, 'DeepRNNScratch': DeepRNNScratch}.get(meta.get('model'))
-    if model is None:
+    name = {'DeepRNN': 'gluon', 'DeepRNNScratch': 'scratch'}.get(meta.get('model'))
+    if name is None:
         raise CheckpointError(f'{os.path.join(folder, META)} names no known model '
                               f'({meta.get("model")!r})')
-    net = model(**{k: meta[k] for k in MODEL_SETTINGS})
+    net = new_model(name, meta['vocab_size'], Config(**{k: meta[k] for k in MODEL_SETTINGS
+                                                        if k != 'vocab_size'}))
     try:
         net.load_parameters(os.path.join(folder, meta['params']), ctx=ctx)
     except Exception as e:  # MXNet raises its own error types for truncated files
@@ -121,3 +119,50 @@ def load_model(folder, ctx):
                               f'({e.__class__.__name__}); delete the folder and train '
                               f'again') from None
     return net, vocab_from_tokens(meta['vocab'])
+
+
+class Checkpoints:
+    """`train`'s plug-in for `save_dir`: with `resume`, it first continues from the
+    checkpoint there, if any; then it saves every `every` epochs and after `last` (only
+    where `write`: rank 0 of a parameter-server job)."""
+
+    def __init__(self, folder, every, last, net, trainer, vocab, resume=False, write=True,
+                 verbose=True):
+        self.folder, self.every, self.last, self.resume = folder, every, last, resume
+        self.net, self.trainer, self.vocab = net, trainer, vocab
+        self.write, self.verbose = write, verbose
+
+    def begin(self, history):
+        if not (self.resume and os.path.isfile(os.path.join(self.folder, META))):
+            return
+        ours = self.trainer.optimizer  # loading replaces it by the saved one
+        saved = load_checkpoint(self.folder, self.net, self.trainer, self.vocab)
+        restore_optimizer_settings(self.trainer, ours, self.folder)
+        history.clear()
+        history.update(saved)
+        if self.verbose:
+            print(f"{history['model']}: resuming after epoch {history['epochs']} from "
+                  f"{self.folder}", flush=True)
+
+    def begin_epoch(self):
+        pass
+
+    def after_epoch(self, history):
+        epoch = history['epochs']
+        if self.write and (epoch % self.every == 0 or epoch == self.last):
+            save_checkpoint(self.folder, self.net, self.trainer, history, self.vocab)
+
+
+def restore_optimizer_settings(trainer, ours, folder):
+    """After loading a checkpoint's optimizer state: this run's learning rate, and its
+    clipping threshold and monitor (not saved); refuse another kind of optimizer."""
+    saved = trainer.optimizer
+    if type(saved) is not type(ours):
+        raise CheckpointError(f'{folder} holds a checkpoint of another optimizer '
+                              f'({type(saved).__name__}, this run {type(ours).__name__}: an '
+                              f'older d2l-deep-rnn, or another --kvstore); train again '
+                              f'without --resume')
+    trainer.set_learning_rate(ours.learning_rate)
+    for name in ('theta', 'monitor'):
+        if hasattr(ours, name):
+            setattr(saved, name, getattr(ours, name))

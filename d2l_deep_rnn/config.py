@@ -15,24 +15,31 @@ class UsageError(ValueError):
     """A bad setting or input: shown to the user as one line that says what to do."""
 
 
+def setting(default, help, flag=None):
+    """A `Config` field with its command-line help (and flag, when not --field-name): the
+    commands generate their flags from these."""
+    return dataclasses.field(default=default, metadata={'help': help, 'flag': flag})
+
+
 @dataclasses.dataclass
 class Config:
     # data: the first `max_tokens` characters train, the last `val_tokens` validate
-    batch_size: int = 32
-    num_steps: int = 35
-    max_tokens: int = 10000
-    val_tokens: int = 5000
-    use_random_iter: bool = False
+    batch_size: int = setting(32, 'sequences per minibatch')
+    num_steps: int = setting(35, 'time steps per sequence')
+    max_tokens: int = setting(10000, 'training characters (-1: all but the held-out tail)')
+    val_tokens: int = setting(5000, 'held-out characters at the end of the book')
+    use_random_iter: bool = setting(False, 'random sampling instead of sequential '
+                                           'partitioning', flag='--random-iter')
     # model: L layers of h hidden units
-    cell: str = 'lstm'
-    num_layers: int = 2
-    num_hiddens: int = 256
-    activation: str = 'tanh'
+    cell: str = setting('lstm', 'rnn, gru or lstm')
+    num_layers: int = setting(2, 'hidden layers L')
+    num_hiddens: int = setting(256, 'hidden units h per layer')
+    activation: str = setting('tanh', 'phi for --cell rnn: tanh or relu')
     # training: the book's SGD with gradient clipping
-    lr: float = 2.0
-    clip: float = 1.0
-    num_epochs: int = 500
-    seed: int = 0
+    lr: float = setting(2.0, 'SGD learning rate')
+    clip: float = setting(1.0, 'gradient norm clipping threshold')
+    num_epochs: int = setting(500, 'training epochs', flag='--epochs')
+    seed: int = setting(0, 'seed for weights and data order')
 
     @classmethod
     def small(cls, **changes):
@@ -71,6 +78,12 @@ class Config:
 
     def as_dict(self):
         return dataclasses.asdict(self)
+
+    @staticmethod
+    def flag(name):
+        """The command-line flag of field `name`: '--num-hiddens', '--epochs'."""
+        field = next(f for f in dataclasses.fields(Config) if f.name == name)
+        return field.metadata['flag'] or '--' + name.replace('_', '-')
 
 
 def check_positive_int(name, value, allow_zero=False):

@@ -6,13 +6,11 @@ minibatches of shape (batch_size, num_steps). Added: a held-out tail of the corp
 for validation perplexity, and a download that checks the file's SHA-1.
 """
 import collections
-import errno
 import hashlib
 import math
 import os
 import random
 import re
-import secrets
 import urllib.error
 import urllib.request
 
@@ -20,12 +18,12 @@ from d2l import mxnet as d2l
 from mxnet import np
 
 from .config import UsageError, check_positive_int
+from .files import atomic_write_bytes
 
 FILENAME = 'timemachine.txt'
 SHA1 = '090b5e7e70c295757f55df93cb0a180b9691891a'
 URL = d2l.DATA_URL + FILENAME
 ENV_VAR = 'D2L_DEEP_RNN_DATA'
-TEMP_SUFFIX = '.tmp'  # of atomic_write's temporary files, hidden names beside the target
 
 
 class CorpusError(UsageError):
@@ -125,50 +123,6 @@ def download(url, folder):
     except OSError as e:
         raise CorpusError(f'cannot write {target} ({e.strerror}); {hint}') from None
     return target
-
-
-def atomic_write_bytes(path, content):
-    """Write `content` to `path` atomically, with the mode open() gives (see new_temporary)."""
-    def write(tmp):
-        with open(tmp, 'wb') as f:
-            f.write(content)
-    atomic_write(path, write)
-
-
-def atomic_write(path, write):
-    """`write(tmp)` fills a file beside `path`, then fsync and rename: never half a file."""
-    tmp = new_temporary(path)
-    try:
-        write(tmp)
-        fsync(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def new_temporary(path):
-    """Create an empty hidden file beside `path` with the mode open() gives (0o666 less the
-    umask, or the folder's default ACL): the kernel applies them, no racy os.umask() call."""
-    folder, name = os.path.split(os.path.abspath(path))
-    for _ in range(10):
-        tmp = os.path.join(folder, f'.{name}.{secrets.token_hex(6)}{TEMP_SUFFIX}')
-        try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            return tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, 'no free temporary name beside', path)
-
-
-def fsync(path):
-    """Force a file's content to disk, so a crash after the rename cannot expose lost data."""
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def read_time_machine(data_dir=None):

@@ -51,7 +51,8 @@ def layer_of(net):
 
 
 class Diagnostics:
-    """Accumulates the per-step figures on the device; `end_epoch` reads them once."""
+    """`train`'s monitor (see `ClippedSGD`) and plug-in: accumulates the per-step figures on
+    the device and, at the end of each epoch, adds them to the history, read once."""
 
     def __init__(self, net, params, lr, clip):
         self.net, self.lr, self.clip = net, lr, clip
@@ -66,6 +67,17 @@ class Diagnostics:
     def start_epoch(self):
         self.grad_norm = self.update_ratio = self.clipped = 0
         self.steps, self.sample = 0, None
+
+    # train's plug-in calls
+    def begin(self, history):
+        if 'grad_norm' not in history:  # (a resumed history has them already)
+            new_diagnostics(history, self.net.num_layers)
+
+    def begin_epoch(self):
+        self.start_epoch()
+
+    def after_epoch(self, history):
+        append_epoch(history, self.end_epoch())
 
     def record_step(self, sums, norm, scale):
         """Called by `ClippedSGD` (or `grad_clipping`) before the step: `sums` holds each

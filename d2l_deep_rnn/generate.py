@@ -5,16 +5,14 @@ import numpy as onp
 from mxnet import np, npx
 
 from .config import UsageError
+from .gluon_model import net_ctx
+
+PREFIX = 'time traveller'  # the prompt of the samples the commands print
 
 
 def clean_prefix(prefix):
     """The corpus's preprocessing applied to a prompt: lowercase letters and single spaces."""
     return re.sub('[^A-Za-z]+', ' ', prefix).lower()
-
-
-def net_ctx(net):
-    """The context that holds `net`'s parameters."""
-    return next(iter(net.collect_params().values())).list_ctx()[0]
 
 
 def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None):

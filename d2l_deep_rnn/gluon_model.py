@@ -70,6 +70,12 @@ def check_model_size(vocab_size, num_hiddens, num_layers, cell, fused):
                          f'smaller --num-hiddens or --num-layers')
 
 
+def net_ctx(net, every=False):
+    """The context holding `net`'s parameters (`every`: the list of all of them)."""
+    ctxs = next(iter(net.collect_params().values())).list_ctx()
+    return ctxs if every else ctxs[0]
+
+
 def freeze(param):
     """Keep `param` at its value under any SGD loop: a learning-rate multiplier of 0, but
     still a gradient array, so loops written the book's way (which read every parameter's

@@ -1,9 +1,8 @@
-"""Helpers for the notebooks: the small-run switch, figures shown as PNG (the same with the
-inline backend for people and with Agg in tests), a perplexity plot that redraws during
-training, and the tokens/s bar chart."""
+"""Helpers for the notebooks (no command imports them): the small-run switch, figures shown as
+PNG (the same with the inline backend for people and with Agg in tests), and a perplexity
+plot that redraws during training."""
 import io
 
-from matplotlib.figure import Figure
 
 from .plots import plot_perplexity
 
@@ -56,30 +55,3 @@ class LivePlot:
         self.handle = self._show(fig, self.handle)
         self.draws += 1
         return fig
-
-
-def chain(*callbacks):
-    """One `on_epoch` callback that calls each of `callbacks` in turn."""
-    def on_epoch(history):
-        for callback in callbacks:
-            callback(history)
-    return on_epoch
-
-
-def plot_tokens_per_sec(rates, title=None):
-    """A bar chart of training speed ({label: tokens per second}), each bar labelled with
-    its value and its speed relative to the first bar."""
-    fig = Figure(figsize=(6, 3.4), dpi=120)
-    ax = fig.add_subplot()
-    labels, values = list(rates), list(rates.values())
-    bars = ax.bar(labels, values, color=[f'C{i}' for i in range(len(labels))])
-    for bar, value in zip(bars, values):
-        ax.annotate(f'{value:,.0f}\n({value / values[0]:.1f}x)',
-                    (bar.get_x() + bar.get_width() / 2, value), ha='center', va='bottom',
-                    fontsize=9)
-    ax.set_ylim(0, max(values) * 1.25)
-    ax.set_ylabel('tokens per second')
-    ax.set_title(title or 'Training speed')
-    ax.grid(axis='y', alpha=0.3)
-    fig.tight_layout()
-    return fig

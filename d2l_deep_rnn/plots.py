@@ -1,8 +1,9 @@
-"""Figures: perplexity per epoch, written as PNG files (atomically) or drawn inline."""
+"""Every figure: perplexity per epoch, per-layer diagnostics, the sweep, training speed;
+written as PNG files (atomically) or returned for a notebook to show."""
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .data import atomic_write
+from .files import atomic_write
 
 
 def plot_perplexity(histories, path=None, title=None):
@@ -75,6 +76,49 @@ def plot_diagnostics(histories, path=None, title=None):
     fig.tight_layout()
     if path is not None:
         save_figure(fig, path)
+    return fig
+
+
+def plot_sweep(rows, path, title):
+    """Validation perplexity (final and best) and tokens/s against depth, a line per cell."""
+    fig = Figure(figsize=(10, 4), dpi=120)
+    ppl_ax, speed_ax = fig.subplots(1, 2)
+    for i, cell in enumerate(dict.fromkeys(r['cell'] for r in rows)):
+        mine = sorted((r for r in rows if r['cell'] == cell), key=lambda r: r['layers'])
+        depths = [r['layers'] for r in mine]
+        ppl_ax.plot(depths, [r['val_ppl'] for r in mine], 'o-', color=f'C{i}',
+                    label=f'{cell} final')
+        ppl_ax.plot(depths, [r['best_val_ppl'] for r in mine], 'o--', color=f'C{i}',
+                    alpha=0.6, label=f'{cell} best')
+        speed_ax.plot(depths, [r['tokens_per_sec'] for r in mine], 'o-', color=f'C{i}',
+                      label=cell)
+    ppl_ax.set(xlabel='layers', ylabel='validation perplexity', title='Validation perplexity')
+    speed_ax.set(xlabel='layers', ylabel='tokens/s', title='Training speed')
+    for ax in (ppl_ax, speed_ax):
+        ax.set_xticks(sorted({r['layers'] for r in rows}))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_tokens_per_sec(rates, title=None):
+    """A bar chart of training speed ({label: tokens per second}), each bar labelled with
+    its value and its speed relative to the first bar."""
+    fig = Figure(figsize=(6, 3.4), dpi=120)
+    ax = fig.add_subplot()
+    labels, values = list(rates), list(rates.values())
+    bars = ax.bar(labels, values, color=[f'C{i}' for i in range(len(labels))])
+    for bar, value in zip(bars, values):
+        ax.annotate(f'{value:,.0f}\n({value / values[0]:.1f}x)',
+                    (bar.get_x() + bar.get_width() / 2, value), ha='center', va='bottom',
+                    fontsize=9)
+    ax.set_ylim(0, max(values) * 1.25)
+    ax.set_ylabel('tokens per second')
+    ax.set_title(title or 'Training speed')
+    ax.grid(axis='y', alpha=0.3)
+    fig.tight_layout()
     return fig
 
 

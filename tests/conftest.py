@@ -1,5 +1,8 @@
 """Shared fixtures: the corpus folder (never a copy in the repository) and headless plots."""
 import os
+import stat
+import subprocess
+import sys
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
 
@@ -26,3 +29,43 @@ def data_dir():
 def corpus_path(data_dir):
     from d2l_deep_rnn.data import find_corpus
     return find_corpus(data_dir)
+
+
+@pytest.fixture(params=[(0o022, 0o644), (0o027, 0o640)], ids=['umask022', 'umask027'])
+def umask(request):
+    """Run the test under a umask; yields the mode open(path, 'w') gives a new file there."""
+    set_umask = os.umask  # kept: a test may replace os.umask to prove it is not called
+    old = set_umask(request.param[0])
+    yield request.param[1]
+    set_umask(old)
+
+
+def file_mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture(scope='session')
+def mode():
+    """The permission bits of a file: mode(path)."""
+    return file_mode
+
+
+@pytest.fixture(scope='session')
+def repo():
+    """The repository's root folder."""
+    return REPO
+
+
+@pytest.fixture(scope='session')
+def data_args(data_dir):
+    """The command-line flags that name the corpus folder (none: the default search)."""
+    return ['--data-dir', data_dir] if data_dir else []
+
+
+@pytest.fixture(scope='session')
+def run_cli():
+    """`python -m d2l_deep_rnn *args` in a fresh process from the repository's root."""
+    def run(*args, timeout=120, **kwargs):
+        return subprocess.run([sys.executable, '-m', 'd2l_deep_rnn', *args], cwd=REPO,
+                              capture_output=True, text=True, timeout=timeout, **kwargs)
+    return run

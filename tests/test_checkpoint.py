@@ -8,7 +8,8 @@ import pytest
 
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, load_data_splits, train
 from d2l_deep_rnn.checkpoint import CheckpointError, load_model, read_meta
-from d2l_deep_rnn.training import TrainingDiverged, set_seed
+from d2l_deep_rnn.factory import set_seed
+from d2l_deep_rnn.training import TrainingDiverged
 
 
 @pytest.fixture(scope='module')
@@ -88,14 +89,6 @@ def test_divergence_keeps_the_last_good_checkpoint(splits, tmp_path):
     restored, _ = load_model(str(tmp_path), mx.cpu())
     assert all(onp.isfinite(p.data().asnumpy()).all()
                for p in restored.collect_params().values())
-
-
-@pytest.fixture(params=[(0o022, 0o644), (0o027, 0o640)], ids=['umask022', 'umask027'])
-def umask(request):
-    """Run the test under a umask; yields the mode open(path, 'w') gives a new file there."""
-    old = os.umask(request.param[0])
-    yield request.param[1]
-    os.umask(old)
 
 
 def test_checkpoint_files_get_the_mode_of_open_under_the_umask(splits, tmp_path, umask):

@@ -5,7 +5,6 @@ import random
 import re
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import threading
@@ -14,7 +13,6 @@ import pytest
 
 from d2l_deep_rnn import UsageError, load_data_splits, load_data_time_machine
 from d2l_deep_rnn import data
-from d2l_deep_rnn.plots import plot_perplexity
 
 CORPUS_CHARS = 170580  # after the book's preprocessing
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -216,78 +214,13 @@ def test_unreadable_corpus_is_refused(tmp_path, monkeypatch):
         data.find_corpus(str(tmp_path), cache=str(tmp_path / 'cache'))
 
 
-@pytest.fixture(params=[(0o022, 0o644), (0o027, 0o640)], ids=['umask022', 'umask027'])
-def umask(request):
-    """Run the test under a umask; yields the mode open(path, 'w') gives a new file there."""
-    set_umask = os.umask  # kept: a test may replace os.umask to prove it is not called
-    old = set_umask(request.param[0])
-    yield request.param[1]
-    set_umask(old)
-
-
-def mode(path):
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
-def no_umask_call(*args):
-    raise AssertionError('os.umask() changes the umask of every thread; do not call it')
-
-
-def test_written_files_get_the_mode_of_open_under_the_umask(tmp_path, umask, monkeypatch):
-    monkeypatch.setattr(os, 'umask', no_umask_call)
-    with open(tmp_path / 'reference.txt', 'w'):
-        pass
-    assert mode(tmp_path / 'reference.txt') == umask
-    out = tmp_path / 'out'
-    out.mkdir()
-    data.atomic_write_bytes(str(out / 'summary.json'), b'{"models": {}}')
-    plot_perplexity({'gluon': {'train_ppl': [9.0, 7.0], 'val_ppl': [10.0, 8.0],
-                               'unigram_ppl': 17.0}}, str(out / 'perplexity.png'))
-    assert (out / 'perplexity.png').read_bytes().startswith(b'\x89PNG')
-    assert {name: mode(out / name) for name in os.listdir(out)} == {
-        'summary.json': umask, 'perplexity.png': umask}  # and no temporary file left
-
-
 def test_downloaded_corpus_gets_the_mode_of_open(http_server, tmp_path, monkeypatch,
-                                                 corpus_path, umask):
+                                                 corpus_path, umask, mode):
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     url, www = http_server
     shutil.copy(corpus_path, www / data.FILENAME)
     path = data.find_corpus(None, url=url + data.FILENAME, cache=str(tmp_path / 'cache'))
     assert mode(path) == umask and os.listdir(tmp_path / 'cache') == [data.FILENAME]
-
-
-def test_atomic_write_fills_a_temporary_beside_then_fsyncs_then_renames(tmp_path,
-                                                                        monkeypatch):
-    target, events = tmp_path / 'summary.json', []
-    target.write_bytes(b'old')
-    fsync, replace = os.fsync, os.replace
-    monkeypatch.setattr(os, 'fsync', lambda fd: events.append('fsync') or fsync(fd))
-    monkeypatch.setattr(os, 'replace', lambda a, b: events.append('rename') or replace(a, b))
-
-    def write(tmp):
-        assert os.path.dirname(tmp) == str(tmp_path) and tmp != str(target)
-        assert target.read_bytes() == b'old'  # untouched while the new content is written
-        with open(tmp, 'wb') as f:
-            f.write(b'new')
-        events.append('write')
-
-    data.atomic_write(str(target), write)
-    assert events == ['write', 'fsync', 'rename'] and target.read_bytes() == b'new'
-
-
-def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
-    target = tmp_path / 'perplexity.png'
-    target.write_bytes(b'old')
-
-    def write_half(tmp):
-        with open(tmp, 'wb') as f:
-            f.write(b'ha')
-        raise RuntimeError('killed half-way')
-
-    with pytest.raises(RuntimeError, match='killed half-way'):
-        data.atomic_write(str(target), write_half)
-    assert target.read_bytes() == b'old' and os.listdir(tmp_path) == ['perplexity.png']
 
 
 @pytest.fixture

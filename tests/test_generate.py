@@ -3,7 +3,7 @@ import pytest
 
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params, load_data_time_machine, predict
 from d2l_deep_rnn.config import UsageError
-from d2l_deep_rnn.training import set_seed
+from d2l_deep_rnn.factory import set_seed
 
 
 @pytest.fixture(scope='module')

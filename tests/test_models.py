@@ -6,8 +6,8 @@ from mxnet import autograd, np
 from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params
 from d2l_deep_rnn.convert import scratch_params, scratch_view
-from d2l_deep_rnn.training import (ensure_initialized, evaluate_perplexity, make_trainer,
-                                   train_epoch)
+from d2l_deep_rnn.factory import ensure_initialized
+from d2l_deep_rnn.training import evaluate_perplexity, make_trainer, train_epoch
 
 V, H, BATCH, STEPS = 28, 16, 3, 5
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
@@ -186,7 +186,7 @@ def test_every_layer_trains(Model, cell):
             p.set_data(np.random.normal(0, 0.3, p.shape))
     before = {n: p.data().copy() for n, p in net.collect_params().items()}
     loader = SeqDataLoader(list(onp.random.RandomState(0).randint(0, V, 400)), 4, 6)
-    trainer, _ = make_trainer(net, 1.0)
+    trainer = make_trainer(net, 1.0)
     train_epoch(net, loader, mx.gluon.loss.SoftmaxCrossEntropyLoss(), trainer, mx.cpu(), False)
     params = dict(net.collect_params().items())
     assert len(params) >= 3 * 3 + 2  # three layers and the output layer
@@ -231,8 +231,8 @@ def test_the_books_loop_trains_both_models(data_dir, Model, cell):
     the frozen biases get a gradient array but stay exactly zero."""
     from mxnet import gluon
     from d2l_deep_rnn import load_data_time_machine
-    from d2l_deep_rnn.bench import book_train_epoch
-    from d2l_deep_rnn.training import set_seed
+    from d2l_deep_rnn.commands.bench import book_train_epoch
+    from d2l_deep_rnn.factory import set_seed
     train_iter, vocab = load_data_time_machine(8, 10, max_tokens=2000, data_dir=data_dir)
     set_seed(0)
     net = Model(len(vocab), 32, 2, cell)

@@ -1,4 +1,5 @@
-from d2l_deep_rnn.nbtools import LivePlot, chain, figure_png, plot_tokens_per_sec
+from d2l_deep_rnn.nbtools import LivePlot, figure_png
+from d2l_deep_rnn.plots import plot_tokens_per_sec
 
 PNG = b'\x89PNG\r\n\x1a\n'
 
@@ -32,12 +33,6 @@ def test_live_plot_redraws_every_few_epochs_in_one_output():
     assert legend == ['1 layer train', '1 layer validation', '2 layers train',
                       '2 layers validation', 'unigram (17.2)']
     assert figure_png(shown[-1][0]).startswith(PNG)
-
-
-def test_chain_calls_each_callback_in_order():
-    calls = []
-    chain(lambda h: calls.append(('a', h)), lambda h: calls.append(('b', h)))(7)
-    assert calls == [('a', 7), ('b', 7)]
 
 
 def test_tokens_per_sec_bar_chart():

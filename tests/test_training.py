@@ -1,11 +1,10 @@
-import math
-
 import mxnet as mx
 import pytest
 
 from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn import Config, DeepRNN, DeepRNNScratch, copy_params, load_data_splits, train
-from d2l_deep_rnn.training import TrainingDiverged, evaluate_perplexity, set_seed
+from d2l_deep_rnn.factory import set_seed
+from d2l_deep_rnn.training import TrainingDiverged, evaluate_perplexity
 
 
 @pytest.fixture(scope='module')
@@ -130,7 +129,7 @@ def test_worker_rows_are_contiguous_blocks_covering_the_batch():
     from types import SimpleNamespace
     from mxnet import np
     from d2l_deep_rnn.config import UsageError
-    from d2l_deep_rnn.training import worker_rows
+    from d2l_deep_rnn.distributed import worker_rows
     X = np.arange(7 * 3).reshape(7, 3)
     blocks = [worker_rows(X, SimpleNamespace(rank=r, num_workers=3)).asnumpy()
               for r in range(3)]
@@ -155,7 +154,7 @@ def test_frozen_biases_keep_a_zero_rate_on_a_parameter_server():
     from d2l_deep_rnn.training import make_trainer
     net = DeepRNN(28, 8, 2, 'gru')
     net.initialize()
-    trainer, _ = make_trainer(net, 2.0)
+    trainer = make_trainer(net, 2.0)
     server_copy = pickle.loads(pickle.dumps(trainer._optimizer))
     names = list(net.collect_params().keys())
     lrs = server_copy._get_lrs(list(range(len(names))))

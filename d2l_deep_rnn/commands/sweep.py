@@ -10,18 +10,20 @@ import csv
 import io
 import json
 import os
-import sys
 
-from matplotlib.figure import Figure
+from ..config import CELLS, Config, UsageError, check_choice, check_positive_int
+from ..data import load_data_splits
+from ..factory import build_model
+from ..files import atomic_write_bytes
+from ..gluon_model import check_model_size
+from ..metrics import count_params, tokens_per_sec
+from ..plots import plot_sweep
+from ..training import train
+from .common import add_config_flags, config_from_args, one_line_errors, parse_ctx, \
+    prepare_out_dir
 
-from .cli import ArgumentParser, parse_ctx, prepare_out_dir
-from .config import CELLS, Config, UsageError, check_choice, check_positive_int
-from .data import atomic_write_bytes, load_data_splits
-from .gluon_model import DeepRNN, check_model_size
-from .plots import save_figure
-from .report import count_params, tokens_per_sec
-from .scratch_model import DeepRNNScratch
-from .training import ensure_initialized, set_seed, train
+HELP = 'train every cell and depth; a table and a plot of what depth buys'
+FORMATTER = argparse.RawDescriptionHelpFormatter
 
 COLUMNS = ('cell', 'layers', 'parameters', 'train_ppl', 'val_ppl', 'best_val_ppl',
            'tokens_per_sec', 'seconds')
@@ -32,10 +34,8 @@ SETTINGS = ('num_hiddens', 'num_epochs', 'lr', 'clip', 'batch_size', 'num_steps'
 def run_one(cell, num_layers, config, scratch, data, ctx, verbose):
     """Train one model of the sweep; returns its row."""
     train_iter, val_iter, vocab = data
-    set_seed(config.seed)
-    Model = DeepRNNScratch if scratch else DeepRNN
-    net = Model(len(vocab), config.num_hiddens, num_layers, cell)
-    ensure_initialized(net, ctx)
+    net = build_model(config.replace(cell=cell, num_layers=num_layers), len(vocab), ctx,
+                      'scratch' if scratch else 'gluon')
     history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
                     clip=config.clip, val_iter=val_iter, seed=config.seed, verbose=verbose,
                     label=f'{cell} x{num_layers}')
@@ -110,30 +110,6 @@ def markdown_table(rows):
     return '\n'.join(lines) + '\n'
 
 
-def plot_sweep(rows, path, title):
-    """Validation perplexity (final and best) and tokens/s against depth, a line per cell."""
-    fig = Figure(figsize=(10, 4), dpi=120)
-    ppl_ax, speed_ax = fig.subplots(1, 2)
-    for i, cell in enumerate(dict.fromkeys(r['cell'] for r in rows)):
-        mine = sorted((r for r in rows if r['cell'] == cell), key=lambda r: r['layers'])
-        depths = [r['layers'] for r in mine]
-        ppl_ax.plot(depths, [r['val_ppl'] for r in mine], 'o-', color=f'C{i}',
-                    label=f'{cell} final')
-        ppl_ax.plot(depths, [r['best_val_ppl'] for r in mine], 'o--', color=f'C{i}',
-                    alpha=0.6, label=f'{cell} best')
-        speed_ax.plot(depths, [r['tokens_per_sec'] for r in mine], 'o-', color=f'C{i}',
-                      label=cell)
-    ppl_ax.set(xlabel='layers', ylabel='validation perplexity', title='Validation perplexity')
-    speed_ax.set(xlabel='layers', ylabel='tokens/s', title='Training speed')
-    for ax in (ppl_ax, speed_ax):
-        ax.set_xticks(sorted({r['layers'] for r in rows}))
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
 def parse_list(text, name, convert=str):
     items = [item.strip() for item in text.split(',') if item.strip()]
     if not items:
@@ -144,39 +120,30 @@ def parse_list(text, name, convert=str):
         raise UsageError(f'{name} must be a comma-separated list, got {text!r}') from None
 
 
-def main(argv):
-    defaults = Config.small(num_epochs=50)
-    parser = ArgumentParser(prog='python -m d2l_deep_rnn sweep', description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--cells', default=','.join(CELLS))
-    parser.add_argument('--layers', default='1,2,3,4')
+def add_arguments(parser):
+    parser.add_argument('--cells', default=','.join(CELLS), help='comma-separated cells')
+    parser.add_argument('--layers', default='1,2,3,4', help='comma-separated depths')
     parser.add_argument('--scratch', action='store_true',
                         help='train DeepRNNScratch instead of the fused DeepRNN')
-    for flag, field, kind in (('--num-hiddens', 'num_hiddens', int), ('--epochs', 'num_epochs',
-                              int), ('--lr', 'lr', float), ('--clip', 'clip', float),
-                              ('--batch-size', 'batch_size', int), ('--num-steps', 'num_steps',
-                              int), ('--max-tokens', 'max_tokens', int), ('--val-tokens',
-                              'val_tokens', int), ('--seed', 'seed', int)):
-        parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field))
+    add_config_flags(parser, Config.small(num_epochs=50), SETTINGS)
     parser.add_argument('--out', default=os.path.join('out', 'sweep'))
     parser.add_argument('--ctx', default='auto')
     parser.add_argument('--data-dir', default=None)
     parser.add_argument('--quiet', action='store_true')
-    args = parser.parse_args(argv)
-    try:
-        cells = parse_list(args.cells, '--cells')
-        for cell in cells:
-            check_choice('--cells', cell, CELLS)
-        depths = parse_list(args.layers, '--layers', int)
-        for depth in depths:
-            check_positive_int('--layers', depth)
-        config = Config(**{f: getattr(args, f) for f in SETTINGS})
-        ctx = parse_ctx(args.ctx)
-        rows = sweep(cells, depths, config, args.scratch, args.out, ctx, args.data_dir,
-                     verbose=not args.quiet)
-    except UsageError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+
+
+@one_line_errors
+def run(args):
+    cells = parse_list(args.cells, '--cells')
+    for cell in cells:
+        check_choice('--cells', cell, CELLS)
+    depths = parse_list(args.layers, '--layers', int)
+    for depth in depths:
+        check_positive_int('--layers', depth)
+    config = config_from_args(args, Config.small())
+    rows = sweep(cells, depths, config, args.scratch, args.out, parse_ctx(args.ctx),
+                 args.data_dir, verbose=not args.quiet)
     print(markdown_table(rows), end='')
     print(f'wrote {args.out}/sweep.csv, sweep.md and sweep.png')
     return 0
+

@@ -2,18 +2,17 @@ import csv
 import os
 
 from d2l_deep_rnn import DeepRNN
-from d2l_deep_rnn.report import count_params
+from d2l_deep_rnn.metrics import count_params
 
-from test_cli import data_args, run_cli
 
 TINY = ['--cells', 'rnn,gru', '--layers', '1,2', '--num-hiddens', '8', '--epochs', '2',
         '--batch-size', '8', '--num-steps', '10', '--max-tokens', '2000', '--val-tokens',
         '1000', '--quiet']
 
 
-def test_sweep_writes_table_plot_and_skips_finished_runs(tmp_path, data_dir):
+def test_sweep_writes_table_plot_and_skips_finished_runs(tmp_path, data_args, run_cli):
     out = tmp_path / 'sweep'
-    first = run_cli('sweep', *TINY, '--out', str(out), *data_args(data_dir))
+    first = run_cli('sweep', *TINY, '--out', str(out), *data_args)
     assert first.returncode == 0, first.stderr
     with open(out / 'sweep.csv') as f:
         rows = list(csv.DictReader(f))
@@ -29,19 +28,19 @@ def test_sweep_writes_table_plot_and_skips_finished_runs(tmp_path, data_dir):
     # interrupted and started again: finished runs are skipped, not retrained
     os.remove(out / 'runs' / 'gru-2.json')
     stamps = {name: os.stat(out / 'runs' / name).st_mtime_ns for name in os.listdir(out / 'runs')}
-    again = run_cli('sweep', *TINY, '--out', str(out), *data_args(data_dir))
+    again = run_cli('sweep', *TINY, '--out', str(out), *data_args)
     assert again.returncode == 0, again.stderr
     assert again.stdout.count('done before, skipping') == 3
     assert {n: os.stat(out / 'runs' / n).st_mtime_ns for n in stamps} == stamps
     assert (out / 'runs' / 'gru-2.json').exists()
     # other settings in the same folder are refused, naming the setting
     other = run_cli('sweep', *TINY[:-1], '--epochs', '3', '--quiet', '--out', str(out),
-                    *data_args(data_dir))
+                    *data_args)
     assert other.returncode == 2
     assert 'holds a sweep with num_epochs 2, this one 3; use another --out' in other.stderr
 
 
-def test_sweep_bad_values(tmp_path):
+def test_sweep_bad_values(tmp_path, run_cli):
     for args, words in ((['--cells', 'rnn,cnn'], "--cells must be one of rnn, gru, lstm"),
                         (['--layers', '1,0'], '--layers must be a positive integer, got 0'),
                         (['--layers', 'one'], '--layers must be a comma-separated list')):

@@ -6,11 +6,10 @@ import sys
 
 import pytest
 
-from d2l_deep_rnn import bench
-from d2l_deep_rnn.bench import flops_per_token
-from d2l_deep_rnn.torch_peer import OMP_VARIABLES
+from d2l_deep_rnn.commands import bench, main
+from d2l_deep_rnn.commands.bench import flops_per_token
+from d2l_deep_rnn.commands.torch_peer import OMP_VARIABLES
 
-from test_cli import REPO, data_args
 
 PACKAGE_ROWS = 'abcdeghij'
 
@@ -23,15 +22,15 @@ def test_flops_per_token_of_the_sections_lstm():
 
 
 @pytest.fixture(scope='module')
-def quick_bench(tmp_path_factory, data_dir):
+def quick_bench(tmp_path_factory, data_args, repo):
     """One quick run (1 timed epoch, 2 rounds) as a user who set no OpenMP variables starts
     it: the test process has them, from importing the package."""
     out = tmp_path_factory.mktemp('bench') / 'bench.json'
     env = {k: v for k, v in os.environ.items() if k not in OMP_VARIABLES}
     result = subprocess.run(
         [sys.executable, '-m', 'd2l_deep_rnn', 'bench', '--quick', '--repeats', '1',
-         '--rounds', '2', '--json', str(out), *data_args(data_dir)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+         '--rounds', '2', '--json', str(out), *data_args],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     return result.stdout, json.loads(out.read_text())
 
@@ -97,11 +96,11 @@ def test_notebook_row_imported_mxnet_first_and_torch_row_never(quick_bench):
 
 
 def test_a_row_that_crashes_or_hangs_stops_the_bench_with_one_line(tmp_path, monkeypatch,
-                                                                   capsys, data_dir):
+                                                                   capsys, data_args):
     crash = [sys.executable, '-c', "raise RuntimeError('boom')"]
     monkeypatch.setattr(bench, 'child_command', lambda *args: crash)
-    assert bench.main(['--quick', '--no-torch', '--json', str(tmp_path / 'b.json'),
-                       *data_args(data_dir)]) == 1
+    assert main(['bench', '--quick', '--no-torch', '--json', str(tmp_path / 'b.json'),
+                       *data_args]) == 1
     assert capsys.readouterr().err.splitlines() == [
         'error: row a) book-style loop (RNNModel, host sync per batch) failed in its own '
         'process (exit status 1): RuntimeError: boom']
@@ -118,9 +117,9 @@ def test_a_row_that_crashes_or_hangs_stops_the_bench_with_one_line(tmp_path, mon
     ('--rounds', '0', '--rounds must be a positive integer, got 0'),
     ('--timeout', '-1', '--timeout must be a positive number of seconds, got -1'),
 ])
-def test_bench_bad_value_is_one_line(tmp_path, flag, value, message):
+def test_bench_bad_value_is_one_line(tmp_path, flag, value, message, repo):
     result = subprocess.run([sys.executable, '-m', 'd2l_deep_rnn', 'bench', flag, value,
-                             '--json', str(tmp_path / 'b.json')], cwd=REPO,
+                             '--json', str(tmp_path / 'b.json')], cwd=repo,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == f'error: {message}'

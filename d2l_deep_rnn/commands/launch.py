@@ -36,9 +36,14 @@ import time
 import mxnet as mx
 from mxnet.kvstore.kvstore_server import KVStoreServer
 
-from . import cli
-from .config import UsageError, check_positive_int
-from .data import atomic_write_bytes, named_corpus
+from ..config import UsageError, check_positive_int
+from ..data import named_corpus
+from ..files import atomic_write_bytes
+from . import train
+from .common import ArgumentParser, one_line_errors, prepare_out_dir
+
+HELP = "the main job on MXNet's parameter server (dist_sync), one process per role"
+FORMATTER = argparse.RawDescriptionHelpFormatter
 
 ROLES = ('scheduler', 'server', 'worker')
 # A scheduler or server is `import mxnet` with DMLC_ROLE set; the default SIGINT action lets
@@ -54,7 +59,7 @@ SILENCE_S = 10  # and PS_HEARTBEAT_TIMEOUT: a process silent this long counts as
 SCHEDULER_CODE = ('import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL); '
                   'role = os.environ.pop("DMLC_ROLE"); import mxnet; '
                   'os.environ["DMLC_ROLE"] = role; '
-                  'from d2l_deep_rnn.launch import run_scheduler; run_scheduler()')
+                  'from d2l_deep_rnn.commands.launch import run_scheduler; run_scheduler()')
 # The watcher of a multi-host job's server or worker (start_watcher): it stops that process
 # (argv pid) once the scheduler, having answered, has not accepted a connection for `timeout`
 # seconds (the job has ended), and ends by itself when the process ends (`ended`, a pipe,
@@ -95,12 +100,9 @@ class Child:
         return 'scheduler' if self.role == 'scheduler' else f'{self.role} {self.index}'
 
 
-def build_parser():
+def add_arguments(parser):
     """The launcher's own flags; the training flags follow `--`."""
-    parser = cli.ArgumentParser(
-        prog='python -m d2l_deep_rnn launch',
-        usage='%(prog)s [--workers N] [--servers M] [options] -- [training flags]',
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.usage = '%(prog)s [--workers N] [--servers M] [options] -- [training flags]'
     parser.add_argument('--workers', type=int, default=2, metavar='N',
                         help='worker processes (default 2)')
     parser.add_argument('--servers', type=int, default=1, metavar='M',
@@ -114,7 +116,7 @@ def build_parser():
                         help='run only this role of a job spread over several hosts')
     parser.add_argument('--scheduler', default=None, metavar='HOST:PORT',
                         help="with --role: the scheduler's address, the same on every host")
-    return parser
+    parser.set_defaults(train_argv=[])
 
 
 def split_argv(argv):
@@ -167,10 +169,10 @@ def parse_address(text):
 def check_train_args(train_argv, workers, kvstore):
     """Parse the training flags as every worker will, and refuse what a parameter-server
     job cannot run, before anything starts; returns the parsed flags."""
-    parser = cli.build_parser()
-    parser.prog = 'python -m d2l_deep_rnn launch ... -- (training flags)'
+    parser = ArgumentParser(prog='python -m d2l_deep_rnn launch ... -- (training flags)')
+    train.add_arguments(parser)
     args = parser.parse_args(train_argv)
-    config = cli.config_from_args(args)
+    config = train.config_from_args(args)
     if args.model == 'both':
         raise UsageError('a parameter-server job trains one model; give --model gluon or '
                          '--model scratch after --')
@@ -467,7 +469,7 @@ def stop(children, signals=(signal.SIGTERM,), grace_s=GRACE_S):
 def run_local(args, train_argv, out):
     """The whole job on this machine; returns the launcher's exit status."""
     log_dir = os.path.join(out, 'logs')
-    cli.prepare_out_dir(log_dir, '--out')
+    prepare_out_dir(log_dir, '--out')
     received = []  # SIGINT/SIGTERM only set this: the loops below notice and clean up
     handlers = {s: signal.signal(s, lambda signum, frame: received.append(signum))
                 for s in (signal.SIGINT, signal.SIGTERM)}
@@ -498,24 +500,16 @@ def run_local(args, train_argv, out):
             signal.signal(s, handler)
 
 
-def main(argv):
-    """`python -m d2l_deep_rnn launch ...`; returns the exit status."""
-    launch_argv, train_argv = split_argv(argv)
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(launch_argv)
-    if unknown:
-        parser.error(f'unrecognized arguments: {" ".join(unknown)}; training flags go '
-                     f'after --')
-    try:
-        check_launch_args(args)
-        train = check_train_args(train_argv, args.workers, args.kvstore)
-        if args.role in (None, 'worker'):  # a worker's host needs the corpus named
-            named_corpus(train.data_dir)
-        if args.port is not None and args.role in (None, 'scheduler'):
-            check_port_free(args.host, args.port)
-        if args.role is not None:
-            return run_role(args, train_argv)
-        return run_local(args, train_argv, train.out)
-    except UsageError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+@one_line_errors
+def run(args):
+    """`python -m d2l_deep_rnn launch ...` from parsed flags; returns the exit status."""
+    check_launch_args(args)
+    train_args = check_train_args(args.train_argv, args.workers, args.kvstore)
+    if args.role in (None, 'worker'):  # a worker's host needs the corpus named
+        named_corpus(train_args.data_dir)
+    if args.port is not None and args.role in (None, 'scheduler'):
+        check_port_free(args.host, args.port)
+    if args.role is not None:
+        return run_role(args, args.train_argv)
+    return run_local(args, args.train_argv, train_args.out)
+

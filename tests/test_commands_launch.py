@@ -14,7 +14,7 @@ import mxnet as mx
 import numpy as onp
 import pytest
 
-from d2l_deep_rnn import launch
+from d2l_deep_rnn.commands import main
 from d2l_deep_rnn.checkpoint import load_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -27,8 +27,6 @@ TINY = ['--num-hiddens', '16', '--batch-size', '4', '--num-steps', '5', '--max-t
         '500', '--val-tokens', '100', '--ctx', 'cpu']
 
 
-def data_args(data_dir):
-    return ['--data-dir', data_dir] if data_dir else []
 
 
 def command(*args):
@@ -109,20 +107,20 @@ def params(folder):
 
 
 @pytest.fixture(scope='module')
-def single(tmp_path_factory, data_dir):
+def single(tmp_path_factory, data_args):
     """Two epochs in one process without a launcher: the reference."""
     out = str(tmp_path_factory.mktemp('single'))
-    result = run(*SMALL, *data_args(data_dir), '--epochs', '2', '--kvstore', 'device',
+    result = run(*SMALL, *data_args, '--epochs', '2', '--kvstore', 'device',
                  '--model', 'gluon', '--out', out, '--save', os.path.join(out, 'ck'),
                  '--quiet')
     assert result.returncode == 0, result.stderr
     return out
 
 
-def test_two_workers_train_as_one_process(single, tmp_path, data_dir, reaper):
+def test_two_workers_train_as_one_process(single, tmp_path, data_args, reaper):
     out = str(tmp_path / 'dist')
     result = run('launch', '--workers', '2', '--servers', '1', '--', *SMALL,
-                 *data_args(data_dir), '--epochs', '2', '--out', out,
+                 *data_args, '--epochs', '2', '--out', out,
                  '--save', os.path.join(out, 'ck'))
     assert result.returncode == 0, result.stderr
     assert_all_gone(out)
@@ -139,11 +137,11 @@ def test_two_workers_train_as_one_process(single, tmp_path, data_dir, reaper):
         'pids.json', 'scheduler.log', 'server-0.log', 'worker-0.log', 'worker-1.log']
 
 
-def test_killed_worker_stops_the_job_and_its_checkpoint_resumes(single, tmp_path, data_dir,
+def test_killed_worker_stops_the_job_and_its_checkpoint_resumes(single, tmp_path, data_args,
                                                                 reaper):
     out, log = str(tmp_path / 'job'), str(tmp_path / 'launcher')
     ck = os.path.join(out, 'ck')
-    args = ['launch', '--workers', '2', '--', *SMALL, *data_args(data_dir), '--save-every',
+    args = ['launch', '--workers', '2', '--', *SMALL, *data_args, '--save-every',
             '1', '--out', out]
     proc = start(*args, '--epochs', '4', '--save', ck, log=log)
     try:
@@ -185,9 +183,9 @@ def test_killed_worker_stops_the_job_and_its_checkpoint_resumes(single, tmp_path
      "num_hiddens=100000000, num_layers=2 (lstm) needs 120,000,012,800,000,000 values in the "
      "fused layer's packed weights, over MXNet's limit of 2^31 - 1 per array"),
 ])
-def test_a_worker_usage_error_exits_2_with_its_line(flags, words, tmp_path, data_dir, reaper):
+def test_a_worker_usage_error_exits_2_with_its_line(flags, words, tmp_path, data_args, reaper):
     out = str(tmp_path / 'out')
-    result = run('launch', '--workers', '1', '--', *TINY, *data_args(data_dir), *flags,
+    result = run('launch', '--workers', '1', '--', *TINY, *data_args, *flags,
                  '--out', out)
     assert result.returncode == 2
     assert_all_gone(out)
@@ -196,9 +194,9 @@ def test_a_worker_usage_error_exits_2_with_its_line(flags, words, tmp_path, data
     assert f'exited with status 2: error: {words}' in error[0]
 
 
-def test_sigterm_stops_every_process(tmp_path, data_dir, reaper):
+def test_sigterm_stops_every_process(tmp_path, data_args, reaper):
     out, log = str(tmp_path / 'out'), str(tmp_path / 'launcher')
-    proc = start('launch', '--workers', '2', '--', *TINY, *data_args(data_dir),
+    proc = start('launch', '--workers', '2', '--', *TINY, *data_args,
                  '--epochs', '1000', '--out', out, log=log)
     try:
         wait_for(lambda: 'epoch' in open(os.path.join(out, 'logs', 'worker-0.log')).read()
@@ -215,9 +213,9 @@ def test_sigterm_stops_every_process(tmp_path, data_dir, reaper):
 
 
 def call(argv):
-    """launch.main in this process; argparse's errors end in SystemExit."""
+    """`launch` in this process; argparse's errors end in SystemExit."""
     try:
-        return launch.main(argv)
+        return main(['launch', *argv])
     except SystemExit as e:
         return e.code
 

@@ -1,60 +1,17 @@
-"""What the notebooks report, computed from what a run measured: the machine, result lines,
-parameter counts, gaps between curves, and the observation
-sentences of the two-layer exercise (built from the numbers, so they hold for any run)."""
+"""The notebooks' words, computed from what a run measured: when and where outputs were
+produced, result lines, gaps between curves, and the observation sentences of the two-layer
+exercise (built from the numbers, so they hold for any run). Notebook-only: no command
+imports it."""
 import math
-import os
-import platform
-import subprocess
 import time
-
-import mxnet as mx
 
 from .config import UsageError
 from .diagnostics import summarize
-from .gluon_model import is_frozen
+from .machine import describe_machine
+from .metrics import tokens_per_sec
 
 
 # --- where and how long -------------------------------------------------------------------
-
-def cpu_model(cpuinfo='/proc/cpuinfo'):
-    """The CPU's model name ('AMD EPYC 7R13 Processor'), from /proc/cpuinfo or `platform`."""
-    try:
-        with open(cpuinfo, encoding='utf-8', errors='replace') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                if key.strip() == 'model name' and value.strip():
-                    return ' '.join(value.split())
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or 'unknown CPU'
-
-
-def usable_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def gpu_model(device_id):
-    """The GPU's name from nvidia-smi, or 'GPU <id>' when it cannot say."""
-    try:
-        out = subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader',
-                              '-i', str(device_id)], capture_output=True, text=True, timeout=20)
-        name = out.stdout.strip().splitlines()[0].strip() if out.returncode == 0 else ''
-    except (OSError, subprocess.SubprocessError, IndexError):
-        name = ''
-    return name or f'GPU {device_id}'
-
-
-def describe_machine(ctx, cpuinfo='/proc/cpuinfo', gpu_name=gpu_model):
-    """'cpu(0): AMD EPYC, 2 cores; MXNet 1.9.1, Python 3.11.7', or for a GPU context
-    'gpu(0): NVIDIA H100 (host AMD EPYC, 16 cores); MXNet ...'."""
-    cores = usable_cores()
-    host = f'{cpu_model(cpuinfo)}, {cores} core{"s" if cores != 1 else ""}'
-    where = (f'{gpu_name(ctx.device_id)} (host {host})' if ctx.device_type == 'gpu' else host)
-    return f'{ctx}: {where}; MXNet {mx.__version__}, Python {platform.python_version()}'
-
 
 def format_duration(seconds):
     """42.3 -> '42 s', 185 -> '3 min 05 s', 3725 -> '1 h 02 min'."""
@@ -74,17 +31,6 @@ def produced_line(ctx, seconds, date=None):
 
 # --- numbers of one run ---------------------------------------------------------------------
 
-def tokens_per_sec(history):
-    """Training tokens per second over the run, leaving out the first epoch when there are
-    more (it includes one-time costs: memory allocation, building the hybridized graph)."""
-    rates, seconds = history['tokens_per_sec'], history['seconds']
-    if not rates:
-        raise UsageError('the history has no epochs')
-    start = 1 if len(rates) > 1 else 0
-    tokens = sum(r * s for r, s in zip(rates[start:], seconds[start:]))
-    return tokens / sum(seconds[start:])
-
-
 def result_line(history, label=None):
     """The fixed-format line the notebooks print (the book's, plus validation):
     '[label: ]perplexity 1.05, validation perplexity 9.87, 52,345 tokens/sec on cpu(0)'."""
@@ -93,13 +39,6 @@ def result_line(history, label=None):
         line += f", validation perplexity {history['val_ppl'][-1]:.2f}"
     line += f", {tokens_per_sec(history):,.0f} tokens/sec on {history['ctx']}"
     return f'{label}: {line}' if label else line
-
-
-def count_params(net):
-    """Trainable scalars of `net` (frozen ones, such as DeepRNN's h2h_bias, not counted);
-    works before initialization, since both models declare every shape."""
-    return sum(math.prod(p.shape) for p in net.collect_params().values()
-               if not is_frozen(p))
 
 
 def rnn_param_formula(vocab_size, num_hiddens, num_layers):

@@ -37,20 +37,26 @@ from mxnet import autograd, gluon, init, np, npx
 from mxnet.base import _LIB
 from mxnet.gluon import nn
 
-from .cli import FLAGS, ArgumentParser, parse_ctx
-from .config import Config, UsageError, check_positive_int
-from .data import atomic_write_bytes, load_data_splits
-from .gluon_model import FUSED_LAYERS, GATES, DeepRNN, check_model_size
-from .scratch_model import DeepRNNScratch
-from .threads import thread_cap
+from ..config import Config, UsageError, check_positive_int
+from ..data import load_data_splits
+from ..factory import build_model, set_seed
+from ..files import atomic_write_bytes
+from ..gluon_model import FUSED_LAYERS, GATES, DeepRNN, check_model_size
+from ..machine import describe_host
+from ..scratch_model import DeepRNNScratch
+from ..threads import thread_cap
+from ..training import train
+from .common import add_config_flags, config_from_args, parse_ctx
 from .torch_peer import (OMP_VARIABLES, load_batches, process_facts, timed_epochs,
                          write_batches, write_result)
-from .training import ensure_initialized, set_seed, train
 
+HELP = "time every way to train the section's model, each in its own process"
+FORMATTER = argparse.RawDescriptionHelpFormatter
 HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(HERE))  # the folder holding d2l_deep_rnn/
 TORCH_PEER = os.path.join(HERE, 'torch_peer.py')
 TORCH_ROW, NOTEBOOK_ROW, BOUND_ROW = 'f', 'i', 'j'
-CONFIG_FLAGS = ('--cell', '--num-layers', '--num-hiddens', '--batch-size', '--num-steps')
+CONFIG_FIELDS = ('cell', 'num_layers', 'num_hiddens', 'batch_size', 'num_steps')
 
 
 def flops_per_token(cell, num_layers, num_hiddens, vocab_size):
@@ -153,10 +159,7 @@ def forward_backward_row(config, vocab_size, batches, ctx, epochs):
     """(c) without its step: `DeepRNN` hybridized, forward, loss and backward on every batch,
     no clipping and no update, the state carried as `train` carries it. Nothing around the
     model can make (c) faster than this row: it bounds what a better step could gain."""
-    set_seed(config.seed)
-    net = DeepRNN(vocab_size, config.num_hiddens, config.num_layers, config.cell,
-                  config.activation)
-    ensure_initialized(net, ctx)
+    net = build_model(config, vocab_size, ctx)
     net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
 
@@ -198,7 +201,7 @@ CHILD_CODE = '''\
 import sys
 sys.path.insert(0, {root!r})
 {prelude}mxnet_first = 'mxnet' in sys.modules
-from d2l_deep_rnn.bench import child_main
+from d2l_deep_rnn.commands.bench import child_main
 sys.exit(child_main(sys.argv[1:], mxnet_first))
 '''
 
@@ -238,7 +241,7 @@ def child_command(key, batches_path, result_path):
     if key == TORCH_ROW:
         return [sys.executable, TORCH_PEER, batches_path, result_path]
     prelude = 'from d2l import mxnet as d2l\n' if key == NOTEBOOK_ROW else ''
-    code = CHILD_CODE.format(root=os.path.dirname(HERE), prelude=prelude)
+    code = CHILD_CODE.format(root=PACKAGE_ROOT, prelude=prelude)
     return [sys.executable, '-c', code, key, batches_path, result_path]
 
 
@@ -287,7 +290,8 @@ def run_rounds(batches_path, rounds, skipped, tokens, env, timeout):
     return processes
 
 
-def run(config, ctx_text, repeats, rounds=2, data_dir=None, with_torch=True, timeout=1800):
+def run_rows(config, ctx_text, repeats, rounds=2, data_dir=None, with_torch=True,
+             timeout=1800):
     """All rows, each in its own processes; returns the result dict (also what --json writes)."""
     ctx = parse_ctx(ctx_text)
     if isinstance(ctx, list):
@@ -314,8 +318,7 @@ def run(config, ctx_text, repeats, rounds=2, data_dir=None, with_torch=True, tim
             'tokens_per_epoch': tokens, 'vocab_size': len(vocab), 'flops_per_token': flops,
             'matmul_peak_gflops': matmul_peak(ctx), 'pid': os.getpid(),
             'environment': {name: env.get(name) for name in OMP_VARIABLES},
-            'machine': f'{platform.processor() or platform.machine()}, '
-                       f'{len(os.sched_getaffinity(0))} cores',
+            'machine': describe_host(),
             'python': platform.python_version(), 'mxnet': mx.__version__,
             'rows': row_results(processes, config, tokens, flops), 'skipped': skipped}
 
@@ -401,14 +404,8 @@ def footer(result, rows):
     return lines
 
 
-def parse_args(argv):
-    defaults = Config()
-    parser = ArgumentParser(prog='python -m d2l_deep_rnn bench', description=__doc__,
-                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    for flag in CONFIG_FLAGS:
-        field, kind, text = FLAGS[flag]
-        parser.add_argument(flag, dest=field, type=kind, default=getattr(defaults, field),
-                            help=text)
+def add_arguments(parser):
+    add_config_flags(parser, Config(), CONFIG_FIELDS)
     parser.add_argument('--repeats', type=int, default=5, help='timed epochs per process')
     parser.add_argument('--rounds', type=int, default=2,
                         help='times every row runs, in turn (a b c ... a b c ...)')
@@ -421,14 +418,12 @@ def parse_args(argv):
                         help="seconds a row's process may take before it is stopped")
     parser.add_argument('--json', default='bench.json', help='where to write the results')
     parser.add_argument('--data-dir', default=None)
-    return parser.parse_args(argv)
 
 
-def main(argv):
-    args = parse_args(argv)
+def run(args):
+    """The bench from parsed flags; exit status 2 for bad input, 1 if a row failed."""
     try:
-        config = Config(**{FLAGS[flag][0]: getattr(args, FLAGS[flag][0])
-                           for flag in CONFIG_FLAGS})
+        config = config_from_args(args)
         repeats = args.repeats
         if args.quick:
             config = config.replace(num_hiddens=16, batch_size=8, num_steps=10, max_tokens=2000)
@@ -441,8 +436,8 @@ def main(argv):
         print(f'Benchmarking {config.num_layers}-layer {config.cell}, {config.num_hiddens} '
               f'hiddens, batch {config.batch_size} x {config.num_steps}, every row in a '
               f'process of its own', flush=True)
-        result = run(config, args.ctx, repeats, args.rounds, args.data_dir,
-                     with_torch=not args.no_torch, timeout=args.timeout)
+        result = run_rows(config, args.ctx, repeats, args.rounds, args.data_dir,
+                          with_torch=not args.no_torch, timeout=args.timeout)
     except (UsageError, RowFailed) as e:
         print(f'error: {e}', file=sys.stderr)
         return 2 if isinstance(e, UsageError) else 1
@@ -455,3 +450,4 @@ def main(argv):
     print(format_table(result))
     print(f'wrote {args.json}')
     return 0
+

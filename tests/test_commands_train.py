@@ -5,21 +5,18 @@ import sys
 
 import pytest
 
-from d2l_deep_rnn.cli import main
+from d2l_deep_rnn.commands import main
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--epochs', '2', '--num-hiddens', '16', '--batch-size', '8', '--num-steps', '10',
         '--max-tokens', '2000', '--val-tokens', '1000', '--quiet']
 
 
-def data_args(data_dir):
-    return ['--data-dir', data_dir] if data_dir else []
 
 
-def test_main_job_writes_plot_summary_and_table(tmp_path, data_dir, capsys):
+def test_main_job_writes_plot_summary_and_table(tmp_path, data_args, capsys):
     out = tmp_path / 'out'
     assert main(TINY + ['--out', str(out), '--cell', 'gru', '--seed', '3'] +
-                data_args(data_dir)) == 0
+                data_args) == 0
     png = (out / 'perplexity.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10000
     summary = json.loads((out / 'summary.json').read_text())
@@ -44,11 +41,11 @@ def test_main_job_writes_plot_summary_and_table(tmp_path, data_dir, capsys):
     assert sorted(os.listdir(out)) == ['perplexity.png', 'summary.json']  # no temporary files
 
 
-def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, data_dir,
+def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, data_args,
                                                                        capsys):
     out = tmp_path / 'out'
     assert main(TINY + ['--out', str(out), '--cell', 'lstm', '--num-layers', '3',
-                        '--diagnostics'] + data_args(data_dir)) == 0
+                        '--diagnostics'] + data_args) == 0
     assert sorted(os.listdir(out)) == ['diagnostics.png', 'perplexity.png', 'summary.json']
     assert (out / 'diagnostics.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
     summary = json.loads((out / 'summary.json').read_text())
@@ -63,9 +60,6 @@ def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, 
     assert 'diagnostics.png' in table
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, '-m', 'd2l_deep_rnn', *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize('args, words', [
@@ -88,8 +82,8 @@ def run_cli(*args):
     (['--batch-size', '4096'], 'too few for batches of 4096 x 35'),
     (['--no-such-flag'], 'unrecognized arguments: --no-such-flag'),
 ])
-def test_bad_flags_exit_2_with_one_line(args, words, tmp_path, data_dir):
-    result = run_cli(*args, '--out', str(tmp_path / 'out'), *data_args(data_dir))
+def test_bad_flags_exit_2_with_one_line(args, words, tmp_path, data_args, run_cli):
+    result = run_cli(*args, '--out', str(tmp_path / 'out'), *data_args)
     assert result.returncode == 2
     assert words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -115,37 +109,37 @@ HUGE = 'num_hiddens=40000, num_layers=100 (rnn) has 318,406,240,028 parameters: 
      HUGE),
     (['bench', '--num-hiddens', '100000000', '--no-torch'], BIG),
 ])
-def test_impossible_sizes_exit_2_before_any_allocation(args, words, tmp_path, data_dir):
+def test_impossible_sizes_exit_2_before_any_allocation(args, words, tmp_path, data_args, run_cli):
     """An array over MXNet's 2^31 - 1 limit, or more parameters than free memory: one line
     naming the settings and the limit, on every command that builds a model."""
     out = ['--json', str(tmp_path / 'b.json')] if args[0] == 'bench' else \
         ['--out', str(tmp_path / 'out')]
-    result = run_cli(*args, *out, *data_args(data_dir))
+    result = run_cli(*args, *out, *data_args)
     assert result.returncode == 2
     assert result.stderr.startswith('error: ' + words), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not (tmp_path / 'out' / 'runs' / 'rnn-1.json').exists()  # nothing trained
 
 
-def test_unwritable_output_folder(tmp_path, data_dir):
+def test_unwritable_output_folder(tmp_path, data_args, run_cli):
     blocker = tmp_path / 'file'
     blocker.write_text('not a folder')
-    result = run_cli(*TINY, '--out', str(blocker / 'out'), *data_args(data_dir))
+    result = run_cli(*TINY, '--out', str(blocker / 'out'), *data_args)
     assert result.returncode == 2
     assert result.stderr.startswith(f'error: cannot write to the output folder {blocker}/out')
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, data_dir):
+def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, data_args, run_cli, repo):
     import signal
     import time
-    args = [*TINY, '--epochs', '40', '--save-every', '1', *data_args(data_dir)]
+    args = [*TINY, '--epochs', '40', '--save-every', '1', *data_args]
     whole = run_cli(*args, '--out', str(tmp_path / 'whole'), '--save', str(tmp_path / 'ck1'))
     assert whole.returncode == 0, whole.stderr
     # the same run, killed (SIGKILL: no clean-up) once the scratch model has saved epoch 3
     cut = tmp_path / 'ck2'
     proc = subprocess.Popen([sys.executable, '-m', 'd2l_deep_rnn', *args, '--out',
-                             str(tmp_path / 'cut'), '--save', str(cut)], cwd=REPO,
+                             str(tmp_path / 'cut'), '--save', str(cut)], cwd=repo,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     meta, deadline = cut / 'scratch' / 'meta.json', time.time() + 120
     while time.time() < deadline and proc.poll() is None:
@@ -185,13 +179,13 @@ def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, data_dir):
     (['--save-every', '0'], '--save-every must be a positive integer'),
     (['--save', 'a', '--resume', 'b'], '--resume DIR keeps saving into DIR'),
 ])
-def test_checkpoint_flags_bad_values(args, words):
+def test_checkpoint_flags_bad_values(args, words, run_cli):
     result = run_cli(*args)
     assert result.returncode == 2 and words in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_empty_corpus_from_the_command_line(tmp_path):
+def test_empty_corpus_from_the_command_line(tmp_path, run_cli):
     (tmp_path / 'timemachine.txt').write_bytes(b'')
     result = run_cli(*TINY, '--out', str(tmp_path / 'out'), '--data-dir', str(tmp_path))
     assert result.returncode == 2 and 'timemachine.txt is empty' in result.stderr

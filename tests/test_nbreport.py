@@ -3,9 +3,10 @@ import pytest
 
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch
 from d2l_deep_rnn.config import UsageError
-from d2l_deep_rnn.report import (compare_runs, count_params, describe_machine,
-                                 diagnostic_sentences, format_duration, gap_line, max_gap,
-                                 produced_line, result_line, rnn_param_formula, tokens_per_sec)
+from d2l_deep_rnn.machine import describe_machine
+from d2l_deep_rnn.metrics import count_params, tokens_per_sec
+from d2l_deep_rnn.nbreport import (compare_runs, diagnostic_sentences, format_duration, gap_line,
+                                   max_gap, produced_line, result_line, rnn_param_formula)
 
 
 def history(train_ppl, val_ppl, rates, seconds):

@@ -1,0 +1,85 @@
+"""What every command shares: the parser that fails in one line, flags generated from
+`Config`'s fields, `--ctx`, the output folder check, and the one-line ending of a
+`UsageError` (exit status 2)."""
+import argparse
+import dataclasses
+import functools
+import os
+import sys
+
+import mxnet as mx
+
+from ..config import Config, UsageError
+from ..files import atomic_write_bytes
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad flag in one line (exit status 2), without the usage block."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message} (see --help)\n')
+
+
+def add_config_flags(parser, defaults, names=None):
+    """A flag per `Config` field (those in `names`, or all), with the field's type, default
+    (from `defaults`) and help; `Config` checks the values (so errors name the setting)."""
+    for field in dataclasses.fields(Config):
+        if names is not None and field.name not in names:
+            continue
+        flag, text = Config.flag(field.name), field.metadata['help']
+        if field.type is bool:
+            parser.add_argument(flag, dest=field.name, action='store_true', help=text)
+        else:
+            parser.add_argument(flag, dest=field.name, type=field.type,
+                                default=getattr(defaults, field.name), help=text)
+
+
+def config_from_args(args, defaults=None):
+    """The `Config` that parsed flags describe (fields without a flag from `defaults`);
+    UsageError if a value is out of range."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
+              if hasattr(args, f.name)}
+    return (defaults or Config()).replace(**values)
+
+
+def parse_ctx(text):
+    """'auto', 'cpu', 'gpu', 'cpu:0', 'gpu:1' -> an MXNet context, checked to exist;
+    a comma-separated list ('cpu:0,cpu:1', 'gpu:0,gpu:1') -> a list, for data parallelism."""
+    if ',' in text:
+        ctxs = [parse_ctx(part.strip()) for part in text.split(',')]
+        if len(set(map(str, ctxs))) < len(ctxs):
+            raise UsageError(f'--ctx {text} names a device twice; list each once')
+        return ctxs
+    if text == 'auto':
+        return mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()
+    kind, _, index = text.partition(':')
+    if kind not in ('cpu', 'gpu') or (index and not index.isdigit()):
+        raise UsageError(f"--ctx must be auto, cpu, gpu, cpu:N or gpu:N; got {text!r}")
+    index = int(index or 0)
+    if kind == 'gpu' and index >= mx.context.num_gpus():
+        raise UsageError(f'--ctx {text}: MXNet sees {mx.context.num_gpus()} GPU(s); install a '
+                         f'CUDA build (for example mxnet-cu112) or use --ctx cpu')
+    return mx.gpu(index) if kind == 'gpu' else mx.cpu(index)
+
+
+def prepare_out_dir(path, flag='--out'):
+    """Create the output folder and prove it is writable before hours of training."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        atomic_write_bytes(os.path.join(path, '.write-test'), b'')
+        os.remove(os.path.join(path, '.write-test'))
+    except OSError as e:
+        raise UsageError(f'cannot write to the output folder {path} ({e.strerror}); '
+                         f'choose another with {flag}') from None
+
+
+def one_line_errors(run):
+    """Decorate a command's `run(args)`: a `UsageError` ends it with one line, exit 2."""
+    @functools.wraps(run)
+    def wrapper(*args, **kwargs):
+        try:
+            return run(*args, **kwargs)
+        except UsageError as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+    return wrapper

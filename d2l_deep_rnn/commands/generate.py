@@ -1,0 +1,38 @@
+"""`python -m d2l_deep_rnn generate --from DIR`: text from a checkpoint written by --save."""
+import argparse
+import os
+
+from .. import checkpoint
+from ..config import check_positive_int
+from ..generate import PREFIX, predict
+from .common import one_line_errors, parse_ctx
+
+HELP = 'generate text from a checkpoint written by --save'
+FORMATTER = argparse.ArgumentDefaultsHelpFormatter
+
+
+def add_arguments(parser):
+    parser.add_argument('--from', dest='folder', required=True, metavar='DIR',
+                        help="a checkpoint folder, or the main job's --save folder")
+    parser.add_argument('--model', choices=('gluon', 'scratch'), default='gluon',
+                        help="which model of the main job's --save folder")
+    parser.add_argument('--prefix', default=PREFIX)
+    parser.add_argument('--num-chars', type=int, default=200)
+    parser.add_argument('--temperature', type=float, default=0.0,
+                        help='0: the most likely character each step; > 0: sample')
+    parser.add_argument('--seed', type=int, default=None, help='for sampling')
+    parser.add_argument('--ctx', default='cpu')
+
+
+@one_line_errors
+def run(args):
+    check_positive_int('--num-chars', args.num_chars)
+    folder = args.folder
+    if not os.path.isfile(os.path.join(folder, checkpoint.META)) and \
+            os.path.isdir(os.path.join(folder, args.model)):
+        folder = os.path.join(folder, args.model)
+    net, vocab = checkpoint.load_model(folder, parse_ctx(args.ctx))
+    print(predict(args.prefix, args.num_chars, net, vocab, temperature=args.temperature,
+                  seed=args.seed))
+    return 0
+

@@ -1,0 +1,198 @@
+"""`python -m d2l_deep_rnn`: the main job.
+
+Trains the from-scratch and the Gluon deep RNN with the same hyperparameters, the same
+initial weights (copied) and the same data order, then writes `perplexity.png`,
+`summary.json` and prints a table with a sample of each model's text.
+"""
+import argparse
+import json
+import os
+import sys
+
+from ..config import Config, UsageError, check_positive_int
+from ..data import SHA1, load_data_splits
+from ..diagnostics import summarize as summarize_diagnostics
+from ..distributed import KVSTORES
+from ..factory import build_models
+from ..files import atomic_write_bytes
+from ..generate import PREFIX, predict
+from ..metrics import tokens_per_sec
+from ..plots import plot_diagnostics, plot_perplexity
+from ..training import train
+from .common import add_config_flags, config_from_args, one_line_errors, parse_ctx, \
+    prepare_out_dir
+
+HELP = 'train both models side by side (the main job; the default command)'
+FORMATTER = argparse.ArgumentDefaultsHelpFormatter
+
+
+def add_arguments(parser):
+    """The main job's flags: a flag per `Config` field, then where and how to run."""
+    add_config_flags(parser, Config.small())
+    parser.add_argument('--ctx', default='auto',
+                        help="auto (a GPU if MXNet sees one), cpu, gpu, e.g. gpu:1, or a list "
+                             "such as gpu:0,gpu:1 (data parallel: each batch split across)")
+    parser.add_argument('--model', choices=('both', 'scratch', 'gluon'), default=None,
+                        help='which models to train (default: both; gluon under a '
+                             'distributed --kvstore, which serves one model per run)')
+    parser.add_argument('--kvstore', choices=('auto',) + KVSTORES, default='auto',
+                        help="how gradients are summed: auto (device), device or local across "
+                             "--ctx devices; dist_sync or dist_async across processes started "
+                             "by 'python -m d2l_deep_rnn launch'")
+    parser.add_argument('--out', default='out', help='folder for the output files')
+    parser.add_argument('--data-dir', default=None,
+                        help='folder holding timemachine.txt (an error if it does not); '
+                             'without it, $D2L_DEEP_RNN_DATA, else the cache or a download')
+    parser.add_argument('--quiet', action='store_true', help='no per-epoch progress lines')
+    parser.add_argument('--diagnostics', action='store_true',
+                        help='record per-layer gradient norms, clipping, update ratios and '
+                             'saturation; writes diagnostics.png')
+    parser.add_argument('--save', default=None, metavar='DIR',
+                        help='write checkpoints of both models into DIR/scratch and DIR/gluon')
+    parser.add_argument('--save-every', type=int, default=10, metavar='N',
+                        help='epochs between checkpoints (one is always written at the end)')
+    parser.add_argument('--resume', default=None, metavar='DIR',
+                        help='continue from the checkpoints in DIR (and keep saving there)')
+
+
+def choose_models(model, kvstore):
+    """--model and --kvstore -> the names of the models to train, in order."""
+    if kvstore.startswith('dist'):
+        if model == 'both':
+            raise UsageError(f'--kvstore {kvstore} trains one model per run; '
+                             f'give --model gluon or --model scratch')
+        if 'DMLC_ROLE' not in os.environ:
+            raise UsageError(f'--kvstore {kvstore} needs a parameter server; start it with '
+                             f'python -m d2l_deep_rnn launch --workers N -- <these flags>')
+        return (model or 'gluon',)
+    return ('scratch', 'gluon') if model in (None, 'both') else (model,)
+
+
+def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_every=10,
+        resume=False, models=('scratch', 'gluon'), kvstore='device', diagnostics=False):
+    """The main job; returns the summary it wrote to `out`/summary.json. With `save`, each
+    model checkpoints into save/<name>; `resume` continues from there. Under a distributed
+    `kvstore` only the worker of rank 0 writes files (the others return the summary)."""
+    prepare_out_dir(out)
+    if save:
+        prepare_out_dir(save, '--save')
+    train_iter, val_iter, vocab = load_data_splits(
+        config.batch_size, config.num_steps, config.use_random_iter, config.max_tokens,
+        config.val_tokens, data_dir)
+    models = build_models(config, len(vocab), ctx, models)
+    results, lead = {}, True
+    for name, net in models.items():
+        history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
+                        clip=config.clip, use_random_iter=config.use_random_iter,
+                        val_iter=val_iter, seed=config.seed, verbose=verbose, label=name,
+                        save_dir=os.path.join(save, name) if save else None,
+                        save_every=save_every, resume=resume, kvstore=kvstore,
+                        diagnostics=diagnostics)
+        lead = history.get('worker', [0])[0] == 0
+        first = ctx[0] if isinstance(ctx, list) else ctx
+        results[name] = summarize(history, predict(PREFIX, 50, net, vocab, first))
+        results[name]['history'] = history
+        if diagnostics:
+            results[name]['diagnostics'] = summarize_diagnostics(history)
+    summary = {'config': config.as_dict(), 'ctx': str(ctx), 'corpus_sha1': SHA1,
+               'train_tokens': len(train_iter.corpus), 'val_tokens': len(val_iter.corpus),
+               'vocab_size': len(vocab), 'unigram_ppl': history.get('unigram_ppl'),
+               'kvstore': kvstore, 'models': results}
+    if not lead:
+        return summary
+    plot_perplexity({f'{n} ({m.cell}, {m.num_layers} layers)': r['history']
+                     for (n, m), r in zip(models.items(), results.values())},
+                    os.path.join(out, 'perplexity.png'),
+                    title=f'{config.num_layers}-layer {describe_cell(config)}, '
+                          f'{config.num_hiddens} hiddens, on {ctx}')
+    if diagnostics:
+        plot_diagnostics({n: r['history'] for n, r in results.items()},
+                         os.path.join(out, 'diagnostics.png'),
+                         title=f'Per-layer diagnostics: {config.num_layers}-layer '
+                               f'{describe_cell(config)}, {config.num_hiddens} hiddens')
+    atomic_write_bytes(os.path.join(out, 'summary.json'),
+                       json.dumps(summary, indent=1).encode())
+    return summary
+
+
+def describe_cell(config):
+    """'tanh RNN', 'GRU', 'LSTM'."""
+    return f'{config.activation} RNN' if config.cell == 'rnn' else config.cell.upper()
+
+
+def summarize(history, sample):
+    """Final perplexities, tokens/s (the first epoch, a warm-up, left out), seconds, sample."""
+    return {'train_ppl': history['train_ppl'][-1],
+            'val_ppl': history['val_ppl'][-1] if history['val_ppl'] else None,
+            'tokens_per_sec': tokens_per_sec(history), 'seconds': sum(history['seconds']),
+            'sample': sample}
+
+
+def format_table(summary):
+    lines = [f"{'model':<8} {'train ppl':>9} {'val ppl':>8} {'tokens/s':>9} {'seconds':>8}"]
+    for name, r in summary['models'].items():
+        lines.append(f"{name:<8} {r['train_ppl']:9.2f} {r['val_ppl']:8.2f} "
+                     f"{r['tokens_per_sec']:9,.0f} {r['seconds']:8.1f}")
+    lines.append(f"(unigram perplexity of the validation text: {summary['unigram_ppl']:.2f}; "
+                 f"context {summary['ctx']})")
+    for name, r in summary['models'].items():
+        lines.append(f'{name:<8} {r["sample"]!r}')
+    return '\n'.join(lines)
+
+
+def format_diagnostics(summary):
+    """Per model and layer: mean gradient norm and update ratio, last saturation."""
+    lines = [f"{'model':<8} {'layer':<8} {'grad norm':>10} {'update/weight':>13} "
+             f"{'saturated':>9}"]
+    for name, r in summary['models'].items():
+        d = r['diagnostics']
+        for l, layer in enumerate(d['layers']):
+            sat = d['saturation'][l] if l < len(d['saturation']) else None
+            lines.append(f"{name:<8} {layer:<8} {d['grad_norm'][l]:10.4f} "
+                         f"{d['update_ratio'][l]:13.2e} "
+                         f"{'' if sat is None else f'{sat:9.1%}':>9}")
+        lines.append(f"{name:<8} clipping fired on {d['clip_fraction']:.0%} of the steps")
+    return '\n'.join(lines)
+
+
+def run(args):
+    """The main job from parsed flags; returns the exit status. Under a parameter-server
+    --kvstore the process ends here (MXNet 1.9.1 aborts at exit after such a job; the
+    launcher stops the servers instead)."""
+    kvstore = 'device' if args.kvstore == 'auto' else args.kvstore
+    code = run_main_job(args, kvstore)
+    if kvstore.startswith('dist'):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+
+@one_line_errors
+def run_main_job(args, kvstore):
+    """The main job from parsed flags: train, then the table and the files written."""
+    config = config_from_args(args)
+    ctx = parse_ctx(args.ctx)
+    models = choose_models(args.model, kvstore)
+    check_positive_int('--save-every', args.save_every)
+    if args.save and args.resume and args.save != args.resume:
+        raise UsageError('--resume DIR keeps saving into DIR; give --save the same folder '
+                         'or leave it out')
+    try:
+        summary = train_models(config, ctx, args.out, args.data_dir, verbose=not args.quiet,
+                               save=args.resume or args.save, save_every=args.save_every,
+                               resume=bool(args.resume), models=models, kvstore=kvstore,
+                               diagnostics=args.diagnostics)
+    except KeyboardInterrupt:
+        print('interrupted: nothing was written for the unfinished run', file=sys.stderr)
+        return 130
+    if summary['models'][models[0]]['history'].get('worker', [0])[0] != 0:
+        return 0  # rank 0 reports for the whole job
+    print(format_table(summary))
+    if args.diagnostics:
+        print(format_diagnostics(summary))
+    written = ['perplexity.png'] + (['diagnostics.png'] if args.diagnostics else [])
+    print(f'wrote {", ".join(os.path.join(args.out, f) for f in written)} and '
+          f'{os.path.join(args.out, "summary.json")}')
+    return 0

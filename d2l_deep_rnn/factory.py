@@ -1,0 +1,60 @@
+"""One way to make the models: from a `Config`, seeded, initialized as the book does, the
+scratch model given the Gluon model's weights so that both start alike."""
+import random
+
+import mxnet as mx
+import numpy as onp
+from mxnet import init
+
+from .convert import copy_params
+from .gluon_model import DeepRNN, check_model_size
+from .scratch_model import DeepRNNScratch
+
+MODELS = {'gluon': DeepRNN, 'scratch': DeepRNNScratch}  # the commands' --model names
+
+
+def set_seed(seed):
+    """Seed every generator a run draws from: Python's (data order), NumPy's and MXNet's."""
+    random.seed(seed)
+    onp.random.seed(seed)
+    mx.random.seed(seed)
+
+
+def ensure_initialized(net, ctx):
+    """Initialize as the book does (weights N(0, 0.01^2), biases 0) unless the weights are
+    already set (for example copied with `copy_params`); then just move them to `ctx`."""
+    params = net.collect_params()
+    try:
+        for p in params.values():
+            p.data()
+    except RuntimeError:  # not initialized yet
+        net.initialize(init.Normal(0.01), ctx=ctx, force_reinit=True)
+        return
+    params.reset_ctx(ctx)
+
+
+def new_model(name, vocab_size, config, **options):
+    """`DeepRNN` ('gluon') or `DeepRNNScratch` ('scratch') with `config`'s cell and sizes;
+    not initialized yet."""
+    return MODELS[name](vocab_size, config.num_hiddens, config.num_layers, config.cell,
+                        config.activation, **options)
+
+
+def build_models(config, vocab_size, ctx, names=('scratch', 'gluon')):
+    """{name: model} for `names`, from `config.seed`: the Gluon model initialized, the
+    scratch model with a copy of its weights (both are built, so the seed draws alike).
+    Refuses sizes MXNet cannot hold before anything is allocated."""
+    for name in sorted(names):
+        check_model_size(vocab_size, config.num_hiddens, config.num_layers, config.cell,
+                         fused=name == 'gluon')
+    set_seed(config.seed)
+    models = {name: new_model(name, vocab_size, config) for name in ('gluon', 'scratch')}
+    ensure_initialized(models['gluon'], ctx)
+    ensure_initialized(models['scratch'], ctx)
+    copy_params(models['gluon'], models['scratch'])
+    return {name: models[name] for name in names}
+
+
+def build_model(config, vocab_size, ctx, name='gluon'):
+    """One model of `build_models`: the same weights for the same seed."""
+    return build_models(config, vocab_size, ctx, (name,))[name]

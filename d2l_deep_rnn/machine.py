@@ -1,0 +1,45 @@
+"""Which machine a run measured: the CPU (or GPU), its usable cores, MXNet and Python."""
+import platform
+import subprocess
+
+import mxnet as mx
+
+from .threads import num_cores
+
+
+def cpu_model(cpuinfo='/proc/cpuinfo'):
+    """The CPU's model name ('AMD EPYC 7R13 Processor'), from /proc/cpuinfo or `platform`."""
+    try:
+        with open(cpuinfo, encoding='utf-8', errors='replace') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                if key.strip() == 'model name' and value.strip():
+                    return ' '.join(value.split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or 'unknown CPU'
+
+
+def gpu_model(device_id):
+    """The GPU's name from nvidia-smi, or 'GPU <id>' when it cannot say."""
+    try:
+        out = subprocess.run(['nvidia-smi', '--query-gpu=name', '--format=csv,noheader',
+                              '-i', str(device_id)], capture_output=True, text=True, timeout=20)
+        name = out.stdout.strip().splitlines()[0].strip() if out.returncode == 0 else ''
+    except (OSError, subprocess.SubprocessError, IndexError):
+        name = ''
+    return name or f'GPU {device_id}'
+
+
+def describe_host(cpuinfo='/proc/cpuinfo'):
+    """'AMD EPYC 7R13 Processor, 2 cores' (the cores this process may use)."""
+    cores = num_cores()
+    return f'{cpu_model(cpuinfo)}, {cores} core{"s" if cores != 1 else ""}'
+
+
+def describe_machine(ctx, cpuinfo='/proc/cpuinfo', gpu_name=gpu_model):
+    """'cpu(0): AMD EPYC, 2 cores; MXNet 1.9.1, Python 3.11.7', or for a GPU context
+    'gpu(0): NVIDIA H100 (host AMD EPYC, 16 cores); MXNet ...'."""
+    host = describe_host(cpuinfo)
+    where = (f'{gpu_name(ctx.device_id)} (host {host})' if ctx.device_type == 'gpu' else host)
+    return f'{ctx}: {where}; MXNet {mx.__version__}, Python {platform.python_version()}'
