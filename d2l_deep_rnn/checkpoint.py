@@ -121,36 +121,43 @@ def load_model(folder, ctx):
     return net, vocab_from_tokens(meta['vocab'])
 
 
-class Checkpoints:
-    """`train`'s plug-in for `save_dir`: with `resume`, it first continues from the
-    checkpoint there, if any; then it saves every `every` epochs and after `last` (only
-    where `write`: rank 0 of a parameter-server job)."""
+def resume(folder, net, trainer, vocab, verbose=True):
+    """The history saved in `folder`, with the parameters, optimizer state and data order
+    loaded into this run, or None when there is no checkpoint there yet."""
+    if not os.path.isfile(os.path.join(folder, META)):
+        return None
+    ours = trainer.optimizer  # loading replaces it by the saved one
+    history = load_checkpoint(folder, net, trainer, vocab)
+    restore_optimizer_settings(trainer, ours, folder)
+    if verbose:
+        print(f"{history['model']}: resuming after epoch {history['epochs']} from {folder}",
+              flush=True)
+    return history
 
-    def __init__(self, folder, every, last, net, trainer, vocab, resume=False, write=True,
-                 verbose=True):
-        self.folder, self.every, self.last, self.resume = folder, every, last, resume
+
+class Checkpoints:
+    """`train`'s plug-in for `save_dir`: a checkpoint every `every` epochs and after the
+    last (`last`, or the epoch early stopping ends on), where `write` (rank 0 of a
+    parameter-server job)."""
+
+    def __init__(self, folder, every, last, net, trainer, vocab, write=True):
+        self.folder, self.every, self.last, self.write = folder, every, last, write
         self.net, self.trainer, self.vocab = net, trainer, vocab
-        self.write, self.verbose = write, verbose
 
     def begin(self, history):
-        if not (self.resume and os.path.isfile(os.path.join(self.folder, META))):
-            return
-        ours = self.trainer.optimizer  # loading replaces it by the saved one
-        saved = load_checkpoint(self.folder, self.net, self.trainer, self.vocab)
-        restore_optimizer_settings(self.trainer, ours, self.folder)
-        history.clear()
-        history.update(saved)
-        if self.verbose:
-            print(f"{history['model']}: resuming after epoch {history['epochs']} from "
-                  f"{self.folder}", flush=True)
+        pass
 
-    def begin_epoch(self):
+    def begin_epoch(self, history):
         pass
 
     def after_epoch(self, history):
         epoch = history['epochs']
-        if self.write and (epoch % self.every == 0 or epoch == self.last):
+        last = epoch == self.last or history.get('stopped_early') == epoch
+        if self.write and (epoch % self.every == 0 or last):
             save_checkpoint(self.folder, self.net, self.trainer, history, self.vocab)
+
+    def end(self, history):
+        pass
 
 
 def restore_optimizer_settings(trainer, ours, folder):

@@ -35,11 +35,20 @@ class Config:
     num_layers: int = setting(2, 'hidden layers L')
     num_hiddens: int = setting(256, 'hidden units h per layer')
     activation: str = setting('tanh', 'phi for --cell rnn: tanh or relu')
+    dropout: float = setting(0.0, 'dropout on each layer\'s output before the next layer '
+                                  '(0: none, as the section)')
     # training: the book's SGD with gradient clipping
     lr: float = setting(2.0, 'SGD learning rate')
     clip: float = setting(1.0, 'gradient norm clipping threshold')
     num_epochs: int = setting(500, 'training epochs', flag='--epochs')
     seed: int = setting(0, 'seed for weights and data order')
+    # training for held-out perplexity: all off by default, as in the book
+    lr_decay: float = setting(1.0, 'divide the learning rate by this after an epoch that did '
+                                   'not improve validation perplexity (1: never)')
+    patience: int = setting(0, 'stop after this many epochs without a better validation '
+                               'perplexity (0: never)')
+    keep_best: bool = setting(False, 'end with the weights of the best validation epoch '
+                                     '(saved in <save>/<model>/best too)')
 
     @classmethod
     def small(cls, **changes):
@@ -72,6 +81,12 @@ class Config:
         check_choice('cell', self.cell, CELLS)
         check_choice('activation', self.activation, ACTIVATIONS)
         check_positive_int('seed', self.seed, allow_zero=True)
+        check_dropout(self.dropout)
+        if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, numbers.Real) \
+                or not 1 <= self.lr_decay < float('inf'):
+            raise UsageError(f'lr_decay must be a number >= 1 (1: no decay), got '
+                             f'{self.lr_decay!r}')
+        check_positive_int('patience', self.patience, allow_zero=True)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -92,6 +107,12 @@ def check_positive_int(name, value, allow_zero=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         kind = 'a non-negative' if allow_zero else 'a positive'
         raise UsageError(f'{name} must be {kind} integer, got {value!r}')
+
+
+def check_dropout(p):
+    """Refuse a dropout probability outside [0, 1) (UsageError)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+        raise UsageError(f'dropout must be a number in [0, 1), got {p!r}')
 
 
 def check_choice(name, value, choices):

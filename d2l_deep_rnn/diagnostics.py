@@ -73,11 +73,15 @@ class Diagnostics:
         if 'grad_norm' not in history:  # (a resumed history has them already)
             new_diagnostics(history, self.net.num_layers)
 
-    def begin_epoch(self):
+    def begin_epoch(self, history):
         self.start_epoch()
 
     def after_epoch(self, history):
         append_epoch(history, self.end_epoch())
+        return False
+
+    def end(self, history):
+        pass
 
     def record_step(self, sums, norm, scale):
         """Called by `ClippedSGD` (or `grad_clipping`) before the step: `sums` holds each

@@ -28,6 +28,8 @@ Operators chosen by measurement (MXNet 1.9.1 CPU wheel, the section's 2-layer LS
 import mxnet as mx
 from mxnet.gluon import nn
 
+from . import dropout as dropouts
+
 GATES = {'rnn': 'h', 'gru': 'rzh', 'lstm': 'ifoc'}  # the order of the gates side by side
 
 
@@ -86,9 +88,10 @@ UPDATES = {'rnn': rnn_update, 'gru': gru_update, 'lstm': lstm_update}
 
 
 def layer_by_layer(F, inputs, state, weights, num_steps, cell, activation, vocab_size,
-                   num_hiddens, num_layers, trace=None):
+                   num_hiddens, num_layers, dropout=0.0, trace=None):
     """`DeepRNNScratch.forward_steps` computed layer by layer from `weights`, a dict by the
-    section's names; returns the logits (T*n, vocab_size) and the new state.
+    section's names; returns the logits (T*n, vocab_size) and the new state. With
+    `dropout`, each layer's output is dropped on its way up (`dropout.between_layers`).
     With a list `trace`, appends per layer the list over steps of what can saturate
     (H_t for RNN layers, the sigmoid gates for GRU and LSTM layers)."""
     gates, h = GATES[cell], num_hiddens
@@ -116,6 +119,8 @@ def layer_by_layer(F, inputs, state, weights, num_steps, cell, activation, vocab
         if trace is not None:
             trace.append(watched)
         H = F.np.concatenate(outputs)  # (T*n, h): this layer's output at every step
+        if dropout and l < num_layers:
+            H = dropouts.between_layers(F, H, dropout)
         final.append(layer_state)
     Y = F.npx.fully_connected(H, weights['W_hq'].T, weights['b_q'], num_hidden=vocab_size)
     return Y, [F.np.stack([s[k] for s in final]) for k in range(len(state))]

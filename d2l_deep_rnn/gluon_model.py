@@ -4,9 +4,46 @@ import os
 
 from mxnet.gluon import nn, rnn
 
-from .config import UsageError, check_choice, check_positive_int, CELLS, ACTIVATIONS
+from . import dropout as dropouts
+from .config import UsageError, check_choice, check_dropout, check_positive_int, CELLS, ACTIVATIONS
 
-FUSED_LAYERS = {'rnn': rnn.RNN, 'gru': rnn.GRU, 'lstm': rnn.LSTM}
+
+class LayerwiseDropout:
+    """A fused layer (`rnn.RNN/GRU/LSTM`) that, given dropout, runs each of its layers as a
+    fused kernel of its own and drops between them (`dropout.between_layers`), since the CPU
+    kernel ignores the dropout argument. Without dropout it is the fused layer unchanged.
+    The parameters, their names and the state format stay those of the fused layer."""
+
+    def _forward_kernel(self, F, inputs, states, sequence_length, **kwargs):
+        if not self._dropout:
+            return super()._forward_kernel(F, inputs, states, sequence_length, **kwargs)
+        H, finals = inputs, []  # H: (num_steps, batch_size, inputs), time-major
+        for l in range(self._num_layers):
+            params = F.np._internal.rnn_param_concat(  # the fused kernel's packing, one layer
+                *[kwargs[f'l{l}_{g}_{t}'].reshape(-1) for t in ('weight', 'bias')
+                  for g in ('i2h', 'h2h')], dim=0)
+            out = F.npx.rnn(H, params, *[s[l:l + 1] for s in states], state_size=self._hidden_size,
+                            num_layers=1, p=0.0, state_outputs=True, mode=self._mode)
+            H, finals = out[0], finals + [out[1:]]  # H: layer l's output at every step
+            if l < self._num_layers - 1:
+                H = dropouts.between_layers(F, H, self._dropout)
+        return H, [F.np.concatenate([f[k] for f in finals], axis=0) for k in range(len(states))]
+
+
+class RNN(LayerwiseDropout, rnn.RNN):
+    pass
+
+
+class GRU(LayerwiseDropout, rnn.GRU):
+    pass
+
+
+class LSTM(LayerwiseDropout, rnn.LSTM):
+    pass
+
+
+FUSED_LAYERS = {'rnn': rnn.RNN, 'gru': rnn.GRU, 'lstm': rnn.LSTM}  # MXNet's, as the book uses
+DROPPING_LAYERS = {'rnn': RNN, 'gru': GRU, 'lstm': LSTM}
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 MAX_ARRAY_SIZE = 2 ** 31 - 1  # MXNet 1.9.1's wheels index an array's elements with int32
 BYTES_PER_PARAM = 3 * 4  # float32 weights, gradients and the update's (or packing's) copy
@@ -109,14 +146,13 @@ class DeepRNN(nn.HybridBlock):
         super().__init__(**kwargs)
         check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=True)
-        if not 0 <= dropout < 1:
-            raise UsageError(f'dropout must be in [0, 1), got {dropout!r}')
+        check_dropout(dropout)
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
-        self.cell, self.activation = cell, activation
+        self.cell, self.activation, self.dropout = cell, activation, dropout
         extra = {'activation': activation} if cell == 'rnn' else {}  # rnn.RNN defaults to relu
         with self.name_scope():
-            self.rnn = FUSED_LAYERS[cell](num_hiddens, num_layers, dropout=dropout,
-                                          input_size=vocab_size, **extra)
+            self.rnn = DROPPING_LAYERS[cell](num_hiddens, num_layers, dropout=dropout,
+                                             input_size=vocab_size, **extra)
             self.dense = nn.Dense(vocab_size, in_units=num_hiddens)
         for l in range(num_layers):
             freeze(getattr(self.rnn, f'l{l}_h2h_bias'))  # see the docstring

@@ -80,18 +80,21 @@ def plot_diagnostics(histories, path=None, title=None):
 
 
 def plot_sweep(rows, path, title):
-    """Validation perplexity (final and best) and tokens/s against depth, a line per cell."""
+    """Validation perplexity (best: solid, final: dashed) and tokens/s against depth, a line
+    per cell and dropout."""
     fig = Figure(figsize=(10, 4), dpi=120)
     ppl_ax, speed_ax = fig.subplots(1, 2)
-    for i, cell in enumerate(dict.fromkeys(r['cell'] for r in rows)):
-        mine = sorted((r for r in rows if r['cell'] == cell), key=lambda r: r['layers'])
-        depths = [r['layers'] for r in mine]
-        ppl_ax.plot(depths, [r['val_ppl'] for r in mine], 'o-', color=f'C{i}',
-                    label=f'{cell} final')
-        ppl_ax.plot(depths, [r['best_val_ppl'] for r in mine], 'o--', color=f'C{i}',
-                    alpha=0.6, label=f'{cell} best')
+    lines = dict.fromkeys((r['cell'], r.get('dropout', 0)) for r in rows)
+    for i, (cell, p) in enumerate(lines):
+        mine = sorted((r for r in rows if (r['cell'], r.get('dropout', 0)) == (cell, p)),
+                      key=lambda r: r['layers'])
+        depths, label = [r['layers'] for r in mine], cell + (f', dropout {p:g}' if p else '')
+        ppl_ax.plot(depths, [r['best_val_ppl'] for r in mine], 'o-', color=f'C{i}',
+                    label=f'{label} best')
+        ppl_ax.plot(depths, [r['val_ppl'] for r in mine], 'o--', color=f'C{i}',
+                    alpha=0.6, label=f'{label} final')
         speed_ax.plot(depths, [r['tokens_per_sec'] for r in mine], 'o-', color=f'C{i}',
-                      label=cell)
+                      label=label)
     ppl_ax.set(xlabel='layers', ylabel='validation perplexity', title='Validation perplexity')
     speed_ax.set(xlabel='layers', ylabel='tokens/s', title='Training speed')
     for ax in (ppl_ax, speed_ax):

@@ -13,9 +13,12 @@ parameter is registered, initialized, updated and saved (the book's d2l 1.0.3
 `DeepRNNScratch.forward_steps` computes the equations in exactly this order; a faster
 schedule of the same computation (`fast_scratch`, layer by layer) is used by default.
 """
+import mxnet as mx
 from mxnet import init, np, npx
 from mxnet.gluon import nn
 
+from .config import check_dropout
+from . import dropout as dropouts
 from .fast_scratch import FastSchedule
 from .gluon_model import check_model_args, check_model_size, freeze
 
@@ -112,12 +115,13 @@ class DeepRNNScratch(nn.Block):
     """
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
-                 fast=True, **kwargs):
+                 dropout=0.0, fast=True, **kwargs):
         super().__init__(**kwargs)
         check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=False)
+        check_dropout(dropout)
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
-        self.cell, self.activation = cell, activation
+        self.cell, self.activation, self.dropout = cell, activation, dropout
         self.fast, self._schedule = fast, FastSchedule(**self.settings())
         extra = {'activation': activation} if cell == 'rnn' else {}
         with self.name_scope():
@@ -144,6 +148,8 @@ class DeepRNNScratch(nn.Block):
             for l, layer in enumerate(self.layers):  # layer l+1 gets H_t^(l) from below
                 layer_states[l] = layer(H, *layer_states[l])
                 H = layer_states[l][0]  # H_t^(l+1), passed up and on to step t+1
+                if self.dropout and l < self.num_layers - 1:  # dropped on its way up only
+                    H = dropouts.between_layers(mx, H, self.dropout)
             outputs.append(np.dot(H, W_hq) + b_q)  # O_t: (batch_size, vocab_size)
         new_state = [np.stack([s[k] for s in layer_states]) for k in range(len(state))]
         return np.concatenate(outputs, axis=0), new_state
@@ -163,7 +169,8 @@ class DeepRNNScratch(nn.Block):
 
     def settings(self):
         return dict(cell=self.cell, activation=self.activation, vocab_size=self.vocab_size,
-                    num_hiddens=self.num_hiddens, num_layers=self.num_layers)
+                    num_hiddens=self.num_hiddens, num_layers=self.num_layers,
+                    dropout=self.dropout)
 
     def hybridize(self, active=True, **kwargs):
         """Hybridize the per-step layers and switch `forward_layers` to compiled graphs."""

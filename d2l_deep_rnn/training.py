@@ -8,6 +8,7 @@ whose norm and scale stay on the device (`gluon.utils.clip_global_norm` fails on
 numpy-interface arrays in MXNet 1.9.1, and reads the norm on the host).
 """
 import math
+import os
 import sys
 import time
 
@@ -176,23 +177,26 @@ def evaluate_perplexity(net, data_iter, ctx):
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random_iter=False,
           val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
           on_epoch=None, label=None, save_dir=None, save_every=10, resume=False,
-          kvstore='device', diagnostics=False):
+          kvstore='device', diagnostics=False, lr_decay=1.0, patience=0, keep_best=False):
     """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`.
 
     Returns a history dict: per epoch `train_ppl`, `val_ppl` (when `val_iter` is given),
     `tokens_per_sec` and `seconds`, plus `unigram_ppl`, the validation perplexity of a
     model that ignores context (about 17: a model near it learned nothing sequential).
-    Extras plug in (`plugins`), each called at the start, before and after every epoch:
-    `on_epoch(history)` after each epoch (for example to draw a live plot); progress lines
-    (`verbose`, every `log_every` epochs, the run named `label`); with `save_dir`, a
-    checkpoint every `save_every` epochs and at the end (`checkpoint.Checkpoints`; with
-    `resume=True`, training continues from the one there and ends as an uninterrupted run
-    with the same seed would, on a CPU); `diagnostics=True`, per-layer figures (see
-    `diagnostics`: gradient norms before clipping, clipping, update/weight ratios,
-    saturation; measured cost, `bench` rows g and h: the hybridized `DeepRNN` keeps 83% of
-    its tokens/s, the fast `DeepRNNScratch` 96%). `kvstore='dist_sync'` or 'dist_async'
-    trains as one worker of a parameter-server job (`distributed`; every worker must use
-    the same seed, data and settings); only rank 0 prints and saves checkpoints.
+    Extras plug in (`plugins_for`), each called at the start, before and after every epoch
+    and at the end: `on_epoch(history)` after each epoch (for example to draw a live plot);
+    progress lines (`verbose`, every `log_every` epochs, the run named `label`); with
+    `save_dir`, a checkpoint every `save_every` epochs and at the end (with `resume=True`,
+    training first continues from the one there and ends as an uninterrupted run with the
+    same seed would, on a CPU, without dropout); `diagnostics=True`, per-layer figures (see
+    `diagnostics`; `bench` rows g and h: the hybridized `DeepRNN` keeps 82% of its tokens/s,
+    the fast `DeepRNNScratch` 87%). With `val_iter`, for held-out perplexity (all off by
+    default, as in the book): `lr_decay` divides the learning rate after an epoch that did
+    not improve the best validation perplexity; `patience` stops after that many such
+    epochs in a row; `keep_best` ends with the best epoch's weights (and saves them into
+    `save_dir`/best). `kvstore='dist_sync'` or 'dist_async' trains as one worker of a
+    parameter-server job (`distributed`; every worker must use the same seed, data and
+    settings); only rank 0 prints and saves checkpoints.
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
     check_choice('kvstore', kvstore, KVSTORES)
@@ -206,45 +210,122 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     monitor = Diagnostics(net, net.collect_params().values(), lr, clip) if diagnostics \
         else None
     trainer = make_trainer(net, lr, clip, worker, monitor)
-    history = new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab,
-                          worker)
     lead = worker.rank == 0  # the one process that prints and writes
-    plugins = plugins_for(net, trainer, vocab, num_epochs, monitor, lead and verbose,
-                          log_every, on_epoch, save_dir, save_every, resume, lead)
+    history = (resume and save_dir and
+               checkpoint.resume(save_dir, net, trainer, vocab, lead and verbose)) or \
+        new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab, worker)
+    plugins = plugins_for(net, trainer, vocab, num_epochs, monitor, val_iter is not None,
+                          lr_decay, patience, keep_best, save_dir, save_every, lead,
+                          lead and verbose, log_every, on_epoch)
     for plugin in plugins:
         plugin.begin(history)
     for epoch in range(history['epochs'] + 1, num_epochs + 1):
         for plugin in plugins:
-            plugin.begin_epoch()
+            plugin.begin_epoch(history)
         start = time.perf_counter()
         ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter,
                                       worker, monitor)
         seconds = time.perf_counter() - start
         if not math.isfinite(ppl):  # stop before saving: the last good checkpoint stays
             raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '
-                                   f'lower the learning rate (now {lr})')
+                                   f'lower the learning rate (now {trainer.learning_rate})')
         history['train_ppl'].append(ppl)
         history['tokens_per_sec'].append(num_tokens / seconds)
         history['seconds'].append(seconds)
         if val_iter is not None:
             history['val_ppl'].append(evaluate_perplexity(net, val_iter, as_ctx_list(ctx)[0]))
         history['epochs'] = epoch
-        for plugin in plugins:
-            plugin.after_epoch(history)
+        if any([plugin.after_epoch(history) for plugin in plugins]):  # every one, in order
+            break  # early stopping
+    for plugin in plugins:
+        plugin.end(history)
     return history
 
 
 class Plugin:
-    """Something `train` calls at the start, before each epoch and after it."""
+    """Something `train` calls at the start, before and after each epoch (True from
+    `after_epoch`: stop training), and at the end."""
 
     def begin(self, history):
         pass
 
-    def begin_epoch(self):
+    def begin_epoch(self, history):
         pass
 
     def after_epoch(self, history):
+        return False
+
+    def end(self, history):
         pass
+
+
+class BestValidation(Plugin):
+    """The best validation perplexity and its epoch, in the history (`best_val_ppl`,
+    `best_epoch`); with `keep`, a copy of that epoch's weights, put back at the end, and
+    saved into `folder` when it improves (a checkpoint folder of its own)."""
+
+    def __init__(self, net, trainer, vocab, keep=False, folder=None):
+        self.net, self.trainer, self.vocab, self.keep, self.folder = \
+            net, trainer, vocab, keep, folder
+        self.weights = None
+
+    def after_epoch(self, history):
+        val = history['val_ppl']
+        if val[-1] < history.get('best_val_ppl', math.inf):
+            history.update(best_val_ppl=val[-1], best_epoch=history['epochs'])
+            if self.keep:
+                self.weights = {name: p.data().copy()
+                                for name, p in self.net.collect_params().items()}
+                if self.folder:
+                    checkpoint.save_checkpoint(self.folder, self.net, self.trainer, history,
+                                               self.vocab)
+        return False
+
+    def end(self, history):
+        if self.keep and self.weights is not None:
+            for name, p in self.net.collect_params().items():
+                p.set_data(self.weights[name])
+
+
+class DecayOnPlateau(Plugin):
+    """The learning rate divided by `factor` after each epoch whose validation perplexity
+    is not below the best before it (the MXNet word language model example: 4); the rate
+    each epoch trained with goes into the history (`lr`), so a resumed run goes on alike."""
+
+    def __init__(self, trainer, factor):
+        self.trainer, self.factor = trainer, factor
+
+    def begin(self, history):
+        history.setdefault('lr', [])
+
+    def begin_epoch(self, history):
+        rate = self.trainer.learning_rate
+        if history['lr']:  # the rate after the last epoch's verdict
+            val = history['val_ppl']
+            rate = history['lr'][-1] / (self.factor if not improved(val) else 1)
+        self.trainer.set_learning_rate(rate)
+        history['lr'].append(rate)
+
+
+class EarlyStopping(Plugin):
+    """Stop after `patience` epochs in a row without a better validation perplexity;
+    the history says when (`stopped_early`)."""
+
+    def __init__(self, patience):
+        self.patience = patience
+
+    def after_epoch(self, history):
+        val = history['val_ppl']
+        best_at = val.index(min(val)) + 1
+        if history['epochs'] - best_at >= self.patience:
+            history['stopped_early'] = history['epochs']
+            return True
+        return False
+
+
+def improved(val):
+    """True if the last validation perplexity is below every one before it."""
+    return len(val) < 2 or val[-1] < min(val[:-1])
 
 
 class Progress(Plugin):
@@ -255,8 +336,10 @@ class Progress(Plugin):
 
     def after_epoch(self, history):
         epoch = history['epochs']
-        if epoch % self.every == 0 or epoch in (1, self.num_epochs):
+        if epoch % self.every == 0 or epoch in (1, self.num_epochs) or \
+                history.get('stopped_early') == epoch:
             print(progress_line(history, self.num_epochs), file=sys.stdout, flush=True)
+        return False
 
 
 class OnEpoch(Plugin):
@@ -267,18 +350,27 @@ class OnEpoch(Plugin):
 
     def after_epoch(self, history):
         self.on_epoch(history)
+        return False
 
 
-def plugins_for(net, trainer, vocab, num_epochs, monitor, verbose, log_every, on_epoch,
-                save_dir, save_every, resume, lead):
-    """`train`'s plug-ins, in the order they run: resuming comes before the others see
-    the history; the checkpoint is written before the caller's `on_epoch` sees the epoch."""
-    plugins = []
+def plugins_for(net, trainer, vocab, num_epochs, monitor, validating, lr_decay, patience,
+                keep_best, save_dir, save_every, lead, verbose, log_every, on_epoch):
+    """`train`'s plug-ins, in the order they run: the diagnostics, then what reads the
+    validation curve, then the checkpoint (of the history they updated), then what shows."""
+    if not validating and (lr_decay != 1 or patience or keep_best):
+        raise UsageError('lr_decay, patience and keep_best follow the validation '
+                         'perplexity; give val_iter (--val-tokens > 0)')
+    plugins = [monitor] if monitor is not None else []
+    if validating:
+        best_dir = os.path.join(save_dir, 'best') if save_dir and lead else None
+        plugins.append(BestValidation(net, trainer, vocab, keep_best, best_dir))
+    if lr_decay != 1:
+        plugins.append(DecayOnPlateau(trainer, lr_decay))
+    if patience:
+        plugins.append(EarlyStopping(patience))
     if save_dir:
         plugins.append(checkpoint.Checkpoints(save_dir, save_every, num_epochs, net, trainer,
-                                              vocab, resume, write=lead, verbose=verbose))
-    if monitor is not None:
-        plugins.append(monitor)
+                                              vocab, write=lead))
     if verbose:
         plugins.append(Progress(num_epochs, log_every))
     if on_epoch is not None:

@@ -16,8 +16,8 @@ import pytest
 
 from d2l_deep_rnn.commands import main
 from d2l_deep_rnn.checkpoint import load_model
+from conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT_S = 180  # for any one command; a normal run takes 10 to 20 s on 2 cores
 # two epochs of the first 10,000 characters; 125 batches of 8 x 10 per epoch
 SMALL = ['--num-hiddens', '32', '--batch-size', '8', '--num-steps', '10', '--max-tokens',

@@ -17,8 +17,8 @@ import numpy as onp
 import pytest
 
 import d2l_deep_rnn  # noqa: F401  (NumPy semantics, in which the checkpoints are saved)
+from conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT_S = 180  # for any one wait; the whole file takes about 50 s on 2 cores
 ADDRESSES = ('10.213.0.1', '10.213.0.2')  # the two hosts, on a veth pair of their own
 SCHEDULER = f'{ADDRESSES[0]}:9091'

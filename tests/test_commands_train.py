@@ -28,11 +28,14 @@ def test_main_job_writes_plot_summary_and_table(tmp_path, data_args, capsys):
     assert set(summary['models']) == {'scratch', 'gluon'}
     assert 'grad_norm' not in summary['models']['gluon']['history']  # no --diagnostics
     for result in summary['models'].values():
-        assert set(result) == {'train_ppl', 'val_ppl', 'tokens_per_sec', 'seconds', 'sample',
+        assert set(result) == {'train_ppl', 'val_ppl', 'best_val_ppl', 'best_epoch',
+                               'tokens_per_sec', 'seconds', 'sample',
                                'history'}
         assert 1 < result['train_ppl'] < 30 and result['tokens_per_sec'] > 0
         assert result['sample'].startswith('time traveller')
         assert len(result['history']['train_ppl']) == 2
+        val = result['history']['val_ppl']
+        assert result['best_val_ppl'] == min(val) and val[result['best_epoch'] - 1] == min(val)
     # the same initial weights and data order: the two models train alike
     s, g = summary['models']['scratch'], summary['models']['gluon']
     assert s['train_ppl'] == pytest.approx(g['train_ppl'], rel=1e-4)
@@ -64,6 +67,9 @@ def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, 
 
 @pytest.mark.parametrize('args, words', [
     (['--epochs', '0'], 'num_epochs must be a positive integer, got 0'),
+    (['--dropout', '1'], 'dropout must be a number in [0, 1), got 1.0'),
+    (['--lr-decay', '0.5'], 'lr_decay must be a number >= 1 (1: no decay), got 0.5'),
+    (['--patience', '-1'], 'patience must be a non-negative integer, got -1'),
     (['--num-layers', 'two'], "argument --num-layers: invalid int value: 'two'"),
     (['--lr', '-1'], 'lr must be a positive number, got -1.0'),
     (['--cell', 'transformer'], "cell must be one of rnn, gru, lstm; got 'transformer'"),

@@ -13,9 +13,9 @@ import pytest
 
 from d2l_deep_rnn import UsageError, load_data_splits, load_data_time_machine
 from d2l_deep_rnn import data
+from conftest import REPO
 
 CORPUS_CHARS = 170580  # after the book's preprocessing
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--epochs', '1', '--num-hiddens', '8', '--batch-size', '4', '--num-steps', '5',
         '--max-tokens', '200', '--val-tokens', '100', '--quiet']
 

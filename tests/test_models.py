@@ -13,11 +13,11 @@ V, H, BATCH, STEPS = 28, 16, 3, 5
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 
 
-def make_pair(cell, num_layers, direction, activation='tanh', fast=False):
+def make_pair(cell, num_layers, direction, activation='tanh', fast=False, dropout=0.0):
     """A DeepRNN and a DeepRNNScratch with random weights (biases included) copied across."""
     mx.random.seed(7)
-    fused = DeepRNN(V, H, num_layers, cell, activation)
-    scratch = DeepRNNScratch(V, H, num_layers, cell, activation, fast=fast)
+    fused = DeepRNN(V, H, num_layers, cell, activation, dropout=dropout)
+    scratch = DeepRNNScratch(V, H, num_layers, cell, activation, dropout=dropout, fast=fast)
     src, dst = (fused, scratch) if direction == 'to_scratch' else (scratch, fused)
     for net in (fused, scratch):
         net.initialize(mx.init.Normal(0.01))
@@ -212,8 +212,10 @@ def test_invalid_arguments_raise_value_error_naming_them(Model, kwargs, words):
 
 
 def test_invalid_dropout_and_mismatched_copy():
-    with pytest.raises(ValueError, match='dropout must be in'):
-        DeepRNN(V, H, 2, dropout=1.0)
+    for Model in (DeepRNN, DeepRNNScratch):
+        for p in (1.0, -0.1, '0.5'):
+            with pytest.raises(ValueError, match=r'dropout must be a number in \[0, 1\), got'):
+                Model(V, H, 2, dropout=p)
     a, b = DeepRNN(V, H, 2, 'gru'), DeepRNNScratch(V, H, 3, 'gru')
     with pytest.raises(ValueError, match=r'num_layers differs \(2 vs 3\)'):
         copy_params(a, b)
@@ -277,3 +279,108 @@ def test_a_model_larger_than_free_memory_is_refused(Model, monkeypatch):
                        r'2\.3 GiB, more than the 1\.0 GiB of memory free here; use a smaller '
                        r'--num-hiddens or --num-layers$'):
         Model(28, 4096, 2, 'lstm')
+
+
+# Dropout between layers (d2l_deep_rnn/dropout.py): placement, training mode only, and the
+# CPU kernel that ignores it.
+
+def training_pass(net, X, state):
+    with autograd.record():  # training mode: dropout active
+        return net(X, state)[0]
+
+
+@pytest.mark.parametrize('hybrid', [False, True], ids=['imperative', 'hybridized'])
+@pytest.mark.parametrize('num_layers', [1, 2, 3])
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_dropout_acts_between_layers_in_training_only(cell, num_layers, hybrid):
+    """L = 1: nothing to drop, even in training. L >= 2: two training passes differ, for
+    DeepRNN on this CPU too; outside training both models compute what they compute
+    without dropout (the same weights)."""
+    plain, _ = make_pair(cell, num_layers, 'to_scratch')
+    fused, scratch = make_pair(cell, num_layers, 'to_scratch', fast=True, dropout=0.5)
+    step_by_step = DeepRNNScratch(V, H, num_layers, cell, dropout=0.5, fast=False)
+    step_by_step.initialize()
+    copy_params(fused, step_by_step)
+    X, state = inputs(fused)
+    reference = plain(X, state)[0]
+    for net in (fused, scratch, step_by_step):
+        if hybrid:
+            net.hybridize()
+        assert rel_err(net(X, state)[0], reference) < 1e-5  # predict mode: no dropout
+        first, second = training_pass(net, X, state), training_pass(net, X, state)
+        if num_layers == 1:
+            assert rel_err(first, reference) < 1e-5 and rel_err(second, reference) < 1e-5
+        else:
+            assert rel_err(first, second) > 1e-2, type(net).__name__
+
+
+def test_mxnets_own_fused_layer_ignores_dropout_on_this_cpu():
+    """Why DeepRNN runs its layers one by one with dropout: MXNet 1.9.1's oneDNN kernel
+    ignores the fused layer's dropout argument (two training passes are identical)."""
+    layer = mx.gluon.rnn.LSTM(H, 2, dropout=0.5, input_size=V)
+    layer.initialize(mx.init.Normal(0.4))
+    X = np.random.normal(0, 1, (STEPS, BATCH, V))
+    with autograd.record():
+        first, second = layer(X), layer(X)
+    assert rel_err(first, second) == 0
+
+
+def fixed_mask(calls):
+    """A stand-in for `dropout.between_layers` with a mask fixed by each entry's position
+    in memory (time-major, so the fused (T, n, h) and the fast schedule's (T*n, h) layouts
+    agree): every third entry dropped, the others scaled by 1/(1-p); records its calls."""
+    def between_layers(F, Hs, p):
+        calls.append((Hs.shape, p))
+        keep = (onp.arange(Hs.size) % 3 != 0).reshape(Hs.shape) / (1 - p)
+        return Hs * np.array(keep, dtype='float32', ctx=Hs.ctx)
+    return between_layers
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_dropout_with_a_fixed_mask_falls_between_layers_alike_in_both_models(cell, monkeypatch):
+    """With the same fixed mask, DeepRNN (a fused kernel per layer) and DeepRNNScratch (the
+    section's equations) compute the same logits, states and gradients: the mask falls on
+    the same entries, each layer's output on its way up; called L-1 times per pass, on
+    (num_steps, batch_size, h) outputs, never on the top layer or the states."""
+    from d2l_deep_rnn import dropout
+    calls = []
+    monkeypatch.setattr(dropout, 'between_layers', fixed_mask(calls))
+    plain, _ = make_pair(cell, 3, 'to_scratch')
+    fused, scratch = make_pair(cell, 3, 'to_scratch', fast=True, dropout=0.25)
+    X, state = inputs(fused)
+    Y_f, state_f = run(fused, X, state)
+    assert calls == [((STEPS, BATCH, H), 0.25)] * 2
+    calls.clear()
+    Y_s, state_s = run(scratch, X, state)
+    assert calls == [((STEPS * BATCH, H), 0.25)] * 2
+    assert rel_err(Y_s, Y_f) < 1e-5 and rel_err(Y_f, plain(X, state)[0]) > 1e-2
+    for s, f in zip(state_s, state_f):
+        assert rel_err(s, f) < 1e-5
+    expected = scratch_view(fused, grad=True)
+    for name, p in scratch_params(scratch).items():
+        if not is_frozen(p):
+            assert rel_err(p.grad(), expected[name]) < 1e-5, name
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_no_dropout_is_mxnets_fused_layer_bit_for_bit(cell):
+    """dropout=0 (the default) runs MXNet's fused layer itself: the same logits and
+    gradients, bit for bit, as rnn.RNN/GRU/LSTM with the same weights."""
+    from d2l_deep_rnn.gluon_model import FUSED_LAYERS
+    net = DeepRNN(V, H, 2, cell)
+    net.initialize(mx.init.Normal(0.4))
+    theirs = FUSED_LAYERS[cell](H, 2, input_size=V, prefix=net.rnn.prefix,
+                                **({'activation': 'tanh'} if cell == 'rnn' else {}))
+    theirs.initialize()
+    for name, p in net.rnn.collect_params().items():
+        theirs.collect_params()[name].set_data(p.data())
+    X = np.random.normal(0, 1, (STEPS, BATCH, V))
+    state = net.begin_state(BATCH)
+    outputs = []
+    for layer in (net.rnn, theirs):
+        with autograd.record():
+            Y, _ = layer(X, state)
+            (Y * Y).sum().backward()
+        outputs.append([Y] + [p.grad() for p in layer.collect_params().values()])
+    for ours, plain in zip(*outputs):
+        assert (ours == plain).all()

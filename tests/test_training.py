@@ -2,7 +2,8 @@ import mxnet as mx
 import pytest
 
 from d2l_deep_rnn.gluon_model import is_frozen
-from d2l_deep_rnn import Config, DeepRNN, DeepRNNScratch, copy_params, load_data_splits, train
+from d2l_deep_rnn import (Config, DeepRNN, DeepRNNScratch, UsageError, copy_params,
+                          load_data_splits, train)
 from d2l_deep_rnn.factory import set_seed
 from d2l_deep_rnn.training import TrainingDiverged, evaluate_perplexity
 
@@ -161,3 +162,78 @@ def test_frozen_biases_keep_a_zero_rate_on_a_parameter_server():
     assert {n for n, lr in zip(names, lrs) if lr == 0} == \
         {n for n in names if n.endswith('h2h_bias')} and len([lr for lr in lrs if lr]) == 8
     assert set(lr for lr in lrs if lr) == {2.0}
+
+
+# Training for held-out perplexity: the plug-ins that follow the validation curve, on a
+# tiny run whose validation perplexities are scripted.
+
+SCRIPTED = [10.0, 8.0, 9.0, 7.0, 7.5, 7.6, 7.7, 7.8]  # best: epoch 4
+
+
+@pytest.fixture
+def scripted_run(monkeypatch, data_dir):
+    """train(...) of a tiny 2-layer RNN for 8 epochs, validation perplexity scripted;
+    returns (net, history, the weights after each epoch)."""
+    from d2l_deep_rnn import training
+    train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=200, val_tokens=100,
+                                                   data_dir=data_dir)
+
+    def run(**options):
+        values = iter(SCRIPTED)
+        monkeypatch.setattr(training, 'evaluate_perplexity', lambda *args: next(values))
+        net = DeepRNN(len(vocab), 8, 2, 'rnn')
+        weights = []
+        history = train(net, train_iter, vocab, 1.0, len(SCRIPTED), mx.cpu(),
+                        val_iter=val_iter, seed=0, verbose=False,
+                        on_epoch=lambda h: weights.append(snapshot(net)), **options)
+        return net, history, weights
+    return run
+
+
+def snapshot(net):
+    return {name: p.data().asnumpy().copy() for name, p in net.collect_params().items()}
+
+
+def same_weights(a, b):
+    return all((a[name] == b[name]).all() for name in a)
+
+
+def test_best_validation_is_recorded_and_its_weights_kept(scripted_run, tmp_path):
+    net, history, weights = scripted_run()
+    assert (history['best_val_ppl'], history['best_epoch']) == (7.0, 4)
+    assert same_weights(snapshot(net), weights[-1])  # without keep_best: the last epoch's
+    net, history, weights = scripted_run(keep_best=True, save_dir=str(tmp_path / 'ck'))
+    assert history['epochs'] == 8 and same_weights(snapshot(net), weights[3])  # epoch 4's
+    assert not same_weights(weights[3], weights[-1])
+    from d2l_deep_rnn.checkpoint import load_model, read_meta
+    assert read_meta(str(tmp_path / 'ck' / 'best'))['epoch'] == 4
+    assert read_meta(str(tmp_path / 'ck'))['epoch'] == 8
+    best, _ = load_model(str(tmp_path / 'ck' / 'best'), mx.cpu())
+    assert same_weights(snapshot(best), {k.replace(net.prefix, best.prefix, 1): v
+                                         for k, v in weights[3].items()})
+
+
+def test_learning_rate_is_divided_after_each_epoch_that_did_not_improve(scripted_run):
+    _, history, _ = scripted_run(lr_decay=4)
+    # epoch 3 (9.0) and 5, 6, 7 (7.5, 7.6, 7.7) did not improve: the next epoch's rate / 4
+    assert history['lr'] == [1.0, 1.0, 1.0, 0.25, 0.25, 0.0625, 0.015625, 0.00390625]
+    _, plain, _ = scripted_run()
+    assert 'lr' not in plain and plain['train_ppl'][:3] == history['train_ppl'][:3]
+    assert plain['train_ppl'][3] != history['train_ppl'][3]  # epoch 4 took smaller steps
+
+
+def test_early_stopping_ends_after_patience_epochs_without_improvement(scripted_run,
+                                                                        tmp_path):
+    _, history, weights = scripted_run(patience=2, save_dir=str(tmp_path / 'ck'))
+    assert history['epochs'] == 6 == history['stopped_early'] == len(weights)  # best: 4
+    assert len(history['train_ppl']) == len(history['val_ppl']) == 6
+    from d2l_deep_rnn.checkpoint import read_meta
+    assert read_meta(str(tmp_path / 'ck'))['epoch'] == 6  # the last epoch is saved
+
+
+def test_validation_options_need_a_validation_set(data_dir):
+    train_iter, _, vocab = load_data_splits(4, 5, max_tokens=200, data_dir=data_dir)
+    for option in ({'lr_decay': 4}, {'patience': 3}, {'keep_best': True}):
+        with pytest.raises(UsageError, match='follow the validation perplexity'):
+            train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 2, mx.cpu(),
+                  verbose=False, **option)

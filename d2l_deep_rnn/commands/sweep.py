@@ -1,9 +1,12 @@
 """`python -m d2l_deep_rnn sweep`: the exercise answered with data. Trains every combination of
-cell and depth at one hidden size, budget and seed, and writes `sweep.csv`, `sweep.md` and
-`sweep.png` (validation perplexity and tokens/s against depth, a line per cell).
+cell, depth and dropout at one hidden size, budget and seed, and writes `sweep.csv`,
+`sweep.md` and `sweep.png` (validation perplexity and tokens/s against depth, a line per
+cell and dropout). With `--patience N` each run trains until its validation perplexity has
+not improved for N epochs (at most --epochs); the table gives the best validation
+perplexity, the epoch and the seconds it took to reach it.
 
-Each finished run is saved in `runs/<cell>-<layers>.json` (atomically), so a sweep that was
-interrupted and started again skips what is done.
+Each finished run is saved in `runs/<cell>-<layers>[-dropout<p>].json` (atomically), so a
+sweep that was interrupted and started again skips what is done.
 """
 import argparse
 import csv
@@ -25,28 +28,39 @@ from .common import add_config_flags, config_from_args, one_line_errors, parse_c
 HELP = 'train every cell and depth; a table and a plot of what depth buys'
 FORMATTER = argparse.RawDescriptionHelpFormatter
 
-COLUMNS = ('cell', 'layers', 'parameters', 'train_ppl', 'val_ppl', 'best_val_ppl',
-           'tokens_per_sec', 'seconds')
+COLUMNS = ('cell', 'layers', 'dropout', 'parameters', 'epochs', 'train_ppl', 'val_ppl',
+           'best_val_ppl', 'best_epoch', 'best_seconds', 'tokens_per_sec', 'seconds')
 SETTINGS = ('num_hiddens', 'num_epochs', 'lr', 'clip', 'batch_size', 'num_steps',
-            'max_tokens', 'val_tokens', 'seed')
+            'max_tokens', 'val_tokens', 'seed', 'lr_decay', 'patience')
 
 
-def run_one(cell, num_layers, config, scratch, data, ctx, verbose):
+def run_one(cell, num_layers, dropout, config, scratch, data, ctx, verbose):
     """Train one model of the sweep; returns its row."""
     train_iter, val_iter, vocab = data
-    net = build_model(config.replace(cell=cell, num_layers=num_layers), len(vocab), ctx,
-                      'scratch' if scratch else 'gluon')
+    net = build_model(config.replace(cell=cell, num_layers=num_layers, dropout=dropout),
+                      len(vocab), ctx, 'scratch' if scratch else 'gluon')
     history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
                     clip=config.clip, val_iter=val_iter, seed=config.seed, verbose=verbose,
-                    label=f'{cell} x{num_layers}')
-    return {'cell': cell, 'layers': num_layers, 'parameters': count_params(net),
+                    label=f'{cell} x{num_layers}' + (f' p={dropout:g}' if dropout else ''),
+                    lr_decay=config.lr_decay, patience=config.patience)
+    best = history['best_epoch']
+    return {'cell': cell, 'layers': num_layers, 'dropout': dropout,
+            'parameters': count_params(net), 'epochs': history['epochs'],
             'train_ppl': history['train_ppl'][-1], 'val_ppl': history['val_ppl'][-1],
-            'best_val_ppl': min(history['val_ppl']), 'tokens_per_sec': tokens_per_sec(history),
-            'seconds': sum(history['seconds'])}
+            'best_val_ppl': history['best_val_ppl'], 'best_epoch': best,
+            'best_seconds': sum(history['seconds'][:best]),
+            'tokens_per_sec': tokens_per_sec(history), 'seconds': sum(history['seconds'])}
 
 
-def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True):
-    """Every (cell, depth) run, skipping those already in `out`/runs; returns the rows."""
+def run_name(cell, num_layers, dropout):
+    """'lstm-2' or, with dropout, 'lstm-2-dropout0.3'."""
+    return f'{cell}-{num_layers}' + (f'-dropout{dropout:g}' if dropout else '')
+
+
+def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
+          dropouts=(0.0,)):
+    """Every (cell, dropout, depth) run, skipping those already in `out`/runs; returns the
+    rows."""
     runs = os.path.join(out, 'runs')
     prepare_out_dir(runs)
     settings = {**{k: getattr(config, k) for k in SETTINGS}, 'scratch': scratch}
@@ -56,22 +70,23 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True)
         for num_layers in depths:
             check_model_size(len(data[2]), config.num_hiddens, num_layers, cell, not scratch)
     rows = []
-    for cell in cells:
-        for num_layers in depths:
-            path = os.path.join(runs, f'{cell}-{num_layers}.json')
-            if os.path.isfile(path):
-                saved = read_run(path)
-                if saved['settings'] != settings:
-                    differ = next(k for k in settings if saved['settings'].get(k) != settings[k])
-                    raise UsageError(f'{out} holds a sweep with {differ} '
-                                     f'{saved["settings"].get(differ)!r}, this one '
-                                     f'{settings[differ]!r}; use another --out')
-                print(f'{cell} x{num_layers}: done before, skipping ({path})', flush=True)
-                rows.append(saved['row'])
-                continue
-            row = run_one(cell, num_layers, config, scratch, data, ctx, verbose)
-            atomic_write_bytes(path, json.dumps({'settings': settings, 'row': row}).encode())
-            rows.append(row)
+    for cell, dropout, num_layers in ((c, p, L) for c in cells for p in dropouts
+                                      for L in depths):
+        path = os.path.join(runs, run_name(cell, num_layers, dropout) + '.json')
+        if os.path.isfile(path):
+            saved = read_run(path)
+            if saved['settings'] != settings:
+                differ = next(k for k in settings if saved['settings'].get(k) != settings[k])
+                raise UsageError(f'{out} holds a sweep with {differ} '
+                                 f'{saved["settings"].get(differ)!r}, this one '
+                                 f'{settings[differ]!r}; use another --out')
+            print(f'{run_name(cell, num_layers, dropout)}: done before, skipping ({path})',
+                  flush=True)
+            rows.append(saved['row'])
+            continue
+        row = run_one(cell, num_layers, dropout, config, scratch, data, ctx, verbose)
+        atomic_write_bytes(path, json.dumps({'settings': settings, 'row': row}).encode())
+        rows.append(row)
     write_outputs(rows, config, scratch, out, ctx)
     return rows
 
@@ -101,12 +116,15 @@ def write_outputs(rows, config, scratch, out, ctx):
 
 
 def markdown_table(rows):
-    lines = ['| cell | layers | parameters | train ppl | val ppl | best val ppl | tokens/s '
-             '| seconds |', '|---|---:|---:|---:|---:|---:|---:|---:|']
+    lines = ['| cell | layers | dropout | parameters | epochs | train ppl | val ppl | '
+             'best val ppl | best epoch | seconds to best | tokens/s | seconds |',
+             '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for r in rows:
-        lines.append(f"| {r['cell']} | {r['layers']} | {r['parameters']:,} | "
-                     f"{r['train_ppl']:.2f} | {r['val_ppl']:.2f} | {r['best_val_ppl']:.2f} | "
-                     f"{r['tokens_per_sec']:,.0f} | {r['seconds']:.1f} |")
+        lines.append(f"| {r['cell']} | {r['layers']} | {r['dropout']:g} | "
+                     f"{r['parameters']:,} | {r['epochs']} | {r['train_ppl']:.2f} | "
+                     f"{r['val_ppl']:.2f} | {r['best_val_ppl']:.2f} | {r['best_epoch']} | "
+                     f"{r['best_seconds']:.0f} | {r['tokens_per_sec']:,.0f} | "
+                     f"{r['seconds']:.0f} |")
     return '\n'.join(lines) + '\n'
 
 
@@ -123,6 +141,8 @@ def parse_list(text, name, convert=str):
 def add_arguments(parser):
     parser.add_argument('--cells', default=','.join(CELLS), help='comma-separated cells')
     parser.add_argument('--layers', default='1,2,3,4', help='comma-separated depths')
+    parser.add_argument('--dropouts', default='0',
+                        help='comma-separated dropout probabilities between layers')
     parser.add_argument('--scratch', action='store_true',
                         help='train DeepRNNScratch instead of the fused DeepRNN')
     add_config_flags(parser, Config.small(num_epochs=50), SETTINGS)
@@ -140,9 +160,12 @@ def run(args):
     depths = parse_list(args.layers, '--layers', int)
     for depth in depths:
         check_positive_int('--layers', depth)
+    dropouts = parse_list(args.dropouts, '--dropouts', float)
+    for p in dropouts:
+        Config(dropout=p)  # checks it
     config = config_from_args(args, Config.small())
     rows = sweep(cells, depths, config, args.scratch, args.out, parse_ctx(args.ctx),
-                 args.data_dir, verbose=not args.quiet)
+                 args.data_dir, verbose=not args.quiet, dropouts=dropouts)
     print(markdown_table(rows), end='')
     print(f'wrote {args.out}/sweep.csv, sweep.md and sweep.png')
     return 0

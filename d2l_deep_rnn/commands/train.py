@@ -87,7 +87,8 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
                         val_iter=val_iter, seed=config.seed, verbose=verbose, label=name,
                         save_dir=os.path.join(save, name) if save else None,
                         save_every=save_every, resume=resume, kvstore=kvstore,
-                        diagnostics=diagnostics)
+                        diagnostics=diagnostics, lr_decay=config.lr_decay,
+                        patience=config.patience, keep_best=config.keep_best)
         lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
         results[name] = summarize(history, predict(PREFIX, 50, net, vocab, first))
@@ -121,17 +122,21 @@ def describe_cell(config):
 
 
 def summarize(history, sample):
-    """Final perplexities, tokens/s (the first epoch, a warm-up, left out), seconds, sample."""
+    """Final perplexities, the best validation perplexity and its epoch, tokens/s (the
+    first epoch, a warm-up, left out), seconds, the sample."""
     return {'train_ppl': history['train_ppl'][-1],
             'val_ppl': history['val_ppl'][-1] if history['val_ppl'] else None,
+            'best_val_ppl': history.get('best_val_ppl'), 'best_epoch': history.get('best_epoch'),
             'tokens_per_sec': tokens_per_sec(history), 'seconds': sum(history['seconds']),
             'sample': sample}
 
 
 def format_table(summary):
-    lines = [f"{'model':<8} {'train ppl':>9} {'val ppl':>8} {'tokens/s':>9} {'seconds':>8}"]
+    lines = [f"{'model':<8} {'train ppl':>9} {'val ppl':>8} {'best val (epoch)':>17} "
+             f"{'tokens/s':>9} {'seconds':>8}"]
     for name, r in summary['models'].items():
-        lines.append(f"{name:<8} {r['train_ppl']:9.2f} {r['val_ppl']:8.2f} "
+        best = f"{r['best_val_ppl']:.2f} ({r['best_epoch']})" if r['best_val_ppl'] else '-'
+        lines.append(f"{name:<8} {r['train_ppl']:9.2f} {r['val_ppl']:8.2f} {best:>17} "
                      f"{r['tokens_per_sec']:9,.0f} {r['seconds']:8.1f}")
     lines.append(f"(unigram perplexity of the validation text: {summary['unigram_ppl']:.2f}; "
                  f"context {summary['ctx']})")

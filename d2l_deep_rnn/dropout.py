@@ -1,0 +1,16 @@
+"""Dropout between layers, where Gluon and cuDNN put it: on layer l's output H_t^(l) before it
+enters layer l+1, never on the recurrent connection H_{t-1}^(l) -> H_t^(l), never after
+the last layer; each kept entry scaled by 1/(1-p) in training, nothing dropped outside it.
+
+MXNet 1.9.1's CPU kernel for the fused layers (oneDNN) ignores its `dropout` argument
+(uxlfoundation/oneDNN#807: oneDNN has no dropout in RNNs), so a fused `rnn.LSTM(h, L,
+dropout=0.5)` silently does not regularize on a CPU, while cuDNN drops on a GPU. `DeepRNN`
+with dropout therefore runs each layer as its own fused call and drops here, between them,
+on every context; `DeepRNNScratch` drops here too.
+"""
+
+
+def between_layers(F, H, p):
+    """Layer l's output on its way up to layer l+1: dropped with probability p and scaled
+    by 1/(1-p) in training mode (inside `autograd.record()`); unchanged otherwise."""
+    return F.npx.dropout(H, p=p)
