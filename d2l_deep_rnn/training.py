@@ -189,8 +189,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     `save_dir`, a checkpoint every `save_every` epochs and at the end (with `resume=True`,
     training first continues from the one there and ends as an uninterrupted run with the
     same seed would, on a CPU, without dropout); `diagnostics=True`, per-layer figures (see
-    `diagnostics`; `bench` rows g and h: the hybridized `DeepRNN` keeps 82% of its tokens/s,
-    the fast `DeepRNNScratch` 87%). With `val_iter`, for held-out perplexity (all off by
+    `diagnostics`; `bench` rows g and h: the hybridized `DeepRNN` kept 78% of its tokens/s,
+    the fast `DeepRNNScratch` 91%). With `val_iter`, for held-out perplexity (all off by
     default, as in the book): `lr_decay` divides the learning rate after an epoch that did
     not improve the best validation perplexity; `patience` stops after that many such
     epochs in a row; `keep_best` ends with the best epoch's weights (and saves them into
