@@ -112,7 +112,8 @@ def write_outputs(rows, config, scratch, out, ctx):
     atomic_write_bytes(os.path.join(out, 'sweep.md'), markdown_table(rows).encode())
     plot_sweep(rows, os.path.join(out, 'sweep.png'),
                f"{'scratch' if scratch else 'Gluon'} models, {config.num_hiddens} hiddens, "
-               f'{config.num_epochs} epochs, on {ctx}')
+               + (f'up to {config.num_epochs} epochs, patience {config.patience}'
+                  if config.patience else f'{config.num_epochs} epochs') + f', on {ctx}')
 
 
 def markdown_table(rows):
