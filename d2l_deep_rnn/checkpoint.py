@@ -86,6 +86,12 @@ def check_compatible(meta, net, vocab, folder):
                               f'run {mine[key]!r}; use the same settings or another folder')
 
 
+def load_parameters(folder, net):
+    """Only the parameters of the checkpoint in `folder`, into `net` (the same model)."""
+    meta = read_meta(folder)
+    net.load_parameters(os.path.join(folder, meta['params']), ctx=net_ctx(net, every=True))
+
+
 def load_checkpoint(folder, net, trainer, vocab):
     """Load parameters, optimizer state and the data-order RNG into this run; returns the
     history saved with them (its `epochs` is the last finished epoch)."""

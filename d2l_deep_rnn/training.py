@@ -17,7 +17,7 @@ from d2l import mxnet as d2l
 from mxnet import autograd, gluon, np
 
 from . import checkpoint
-from .config import UsageError, check_choice
+from .config import Config, UsageError, check_choice
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
 from .distributed import ALONE, KVSTORES, join, join_before_training
@@ -269,13 +269,29 @@ class BestValidation(Plugin):
             net, trainer, vocab, keep, folder
         self.weights = None
 
+    def begin(self, history):
+        """A resumed run keeps the best weights saved before it (if a better epoch comes, it
+        replaces them)."""
+        if self.keep and self.folder and history.get('best_epoch') and \
+                os.path.isfile(os.path.join(self.folder, checkpoint.META)):
+            now = self.copy_weights()
+            checkpoint.load_parameters(self.folder, self.net)
+            self.weights = self.copy_weights()
+            self.put_back(now)
+
+    def copy_weights(self):
+        return {name: p.data().copy() for name, p in self.net.collect_params().items()}
+
+    def put_back(self, weights):
+        for name, p in self.net.collect_params().items():
+            p.set_data(weights[name])
+
     def after_epoch(self, history):
         val = history['val_ppl']
         if val[-1] < history.get('best_val_ppl', math.inf):
             history.update(best_val_ppl=val[-1], best_epoch=history['epochs'])
             if self.keep:
-                self.weights = {name: p.data().copy()
-                                for name, p in self.net.collect_params().items()}
+                self.weights = self.copy_weights()
                 if self.folder:
                     checkpoint.save_checkpoint(self.folder, self.net, self.trainer, history,
                                                self.vocab)
@@ -283,8 +299,7 @@ class BestValidation(Plugin):
 
     def end(self, history):
         if self.keep and self.weights is not None:
-            for name, p in self.net.collect_params().items():
-                p.set_data(self.weights[name])
+            self.put_back(self.weights)
 
 
 class DecayOnPlateau(Plugin):
@@ -357,6 +372,7 @@ def plugins_for(net, trainer, vocab, num_epochs, monitor, validating, lr_decay, 
                 keep_best, save_dir, save_every, lead, verbose, log_every, on_epoch):
     """`train`'s plug-ins, in the order they run: the diagnostics, then what reads the
     validation curve, then the checkpoint (of the history they updated), then what shows."""
+    Config(lr_decay=lr_decay, patience=patience)  # refuses a decay below 1 or a bad patience
     if not validating and (lr_decay != 1 or patience or keep_best):
         raise UsageError('lr_decay, patience and keep_best follow the validation '
                          'perplexity; give val_iter (--val-tokens > 0)')

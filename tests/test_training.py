@@ -178,12 +178,12 @@ def scripted_run(monkeypatch, data_dir):
     train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=200, val_tokens=100,
                                                    data_dir=data_dir)
 
-    def run(**options):
-        values = iter(SCRIPTED)
+    def run(num_epochs=len(SCRIPTED), scripted=SCRIPTED, **options):
+        values = iter(scripted)
         monkeypatch.setattr(training, 'evaluate_perplexity', lambda *args: next(values))
         net = DeepRNN(len(vocab), 8, 2, 'rnn')
         weights = []
-        history = train(net, train_iter, vocab, 1.0, len(SCRIPTED), mx.cpu(),
+        history = train(net, train_iter, vocab, 1.0, num_epochs, mx.cpu(),
                         val_iter=val_iter, seed=0, verbose=False,
                         on_epoch=lambda h: weights.append(snapshot(net)), **options)
         return net, history, weights
@@ -191,7 +191,9 @@ def scripted_run(monkeypatch, data_dir):
 
 
 def snapshot(net):
-    return {name: p.data().asnumpy().copy() for name, p in net.collect_params().items()}
+    """The weights by name without the block's own prefix ('rnn0_l0_i2h_weight', ...)."""
+    return {name[len(net.prefix):]: p.data().asnumpy().copy()
+            for name, p in net.collect_params().items()}
 
 
 def same_weights(a, b):
@@ -209,8 +211,20 @@ def test_best_validation_is_recorded_and_its_weights_kept(scripted_run, tmp_path
     assert read_meta(str(tmp_path / 'ck' / 'best'))['epoch'] == 4
     assert read_meta(str(tmp_path / 'ck'))['epoch'] == 8
     best, _ = load_model(str(tmp_path / 'ck' / 'best'), mx.cpu())
-    assert same_weights(snapshot(best), {k.replace(net.prefix, best.prefix, 1): v
-                                         for k, v in weights[3].items()})
+    assert same_weights(snapshot(best), weights[3])
+
+
+def test_a_resumed_run_keeps_the_best_weights_saved_before_it(scripted_run, tmp_path):
+    """Killed after epoch 5 (best: epoch 4), resumed to epoch 8 with no better epoch: the
+    model ends with epoch 4's weights, read back from <save>/best."""
+    folder = str(tmp_path / 'ck')
+    _, whole, weights = scripted_run(keep_best=True, save_dir=folder, save_every=1,
+                                     num_epochs=5)
+    assert (whole['best_epoch'], whole['epochs']) == (4, 5)
+    net, history, _ = scripted_run(keep_best=True, save_dir=folder, save_every=1, resume=True,
+                                   scripted=[9.0, 9.5, 9.9])  # epochs 6-8: no better one
+    assert (history['best_epoch'], history['epochs']) == (4, 8)
+    assert same_weights(snapshot(net), weights[3])
 
 
 def test_learning_rate_is_divided_after_each_epoch_that_did_not_improve(scripted_run):
@@ -231,8 +245,13 @@ def test_early_stopping_ends_after_patience_epochs_without_improvement(scripted_
     assert read_meta(str(tmp_path / 'ck'))['epoch'] == 6  # the last epoch is saved
 
 
-def test_validation_options_need_a_validation_set(data_dir):
-    train_iter, _, vocab = load_data_splits(4, 5, max_tokens=200, data_dir=data_dir)
+def test_validation_options_need_a_validation_set_and_sane_values(data_dir):
+    train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=200, data_dir=data_dir)
+    for option, words in (({'lr_decay': 0.5}, 'lr_decay must be a number >= 1'),
+                          ({'patience': -2}, 'patience must be a non-negative integer')):
+        with pytest.raises(UsageError, match=words):
+            train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 2, mx.cpu(),
+                  val_iter=val_iter, verbose=False, **option)
     for option in ({'lr_decay': 4}, {'patience': 3}, {'keep_best': True}):
         with pytest.raises(UsageError, match='follow the validation perplexity'):
             train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 2, mx.cpu(),
