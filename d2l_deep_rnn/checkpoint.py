@@ -173,8 +173,8 @@ def restore_optimizer_settings(trainer, ours, folder):
     if type(saved) is not type(ours):
         raise CheckpointError(f'{folder} holds a checkpoint of another optimizer '
                               f'({type(saved).__name__}, this run {type(ours).__name__}: an '
-                              f'older d2l-deep-rnn, or another --kvstore); train again '
-                              f'without --resume')
+                              f'older d2l-deep-rnn, another --optimizer or --kvstore); train '
+                              f'again without --resume')
     trainer.set_learning_rate(ours.learning_rate)
     for name in ('theta', 'monitor'):
         if hasattr(ours, name):

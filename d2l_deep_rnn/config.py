@@ -8,6 +8,7 @@ import dataclasses
 import numbers
 
 CELLS = ('rnn', 'gru', 'lstm')
+OPTIMIZERS = ('sgd', 'adam')
 ACTIVATIONS = ('tanh', 'relu')
 
 
@@ -37,8 +38,9 @@ class Config:
     activation: str = setting('tanh', 'phi for --cell rnn: tanh or relu')
     dropout: float = setting(0.0, 'dropout on each layer\'s output before the next layer '
                                   '(0: none, as the section)')
-    # training: the book's SGD with gradient clipping
-    lr: float = setting(2.0, 'SGD learning rate')
+    # training: the book's SGD with gradient clipping (or Adam after the same clipping)
+    optimizer: str = setting('sgd', "sgd (the book's) or adam (for held-out perplexity)")
+    lr: float = setting(2.0, 'learning rate (the book\'s SGD: 1 to 2; Adam: about 0.003)')
     clip: float = setting(1.0, 'gradient norm clipping threshold')
     num_epochs: int = setting(500, 'training epochs', flag='--epochs')
     seed: int = setting(0, 'seed for weights and data order')
@@ -80,6 +82,7 @@ class Config:
             check_positive_int('max_tokens', self.max_tokens)
         check_choice('cell', self.cell, CELLS)
         check_choice('activation', self.activation, ACTIVATIONS)
+        check_choice('optimizer', self.optimizer, OPTIMIZERS)
         check_positive_int('seed', self.seed, allow_zero=True)
         check_dropout(self.dropout)
         if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, numbers.Real) \

@@ -3,8 +3,8 @@ perplexity per epoch, and tokens per second.
 
 Changed from the book, without changing what is computed: the loss is summed on the
 device and read once per epoch (the book reads it after every batch, which stalls
-MXNet's asynchronous engine), and clipping and the SGD step are one optimizer, `ClippedSGD`,
-whose norm and scale stay on the device (`gluon.utils.clip_global_norm` fails on
+MXNet's asynchronous engine), and clipping and the SGD step are one optimizer, `ClippedSGD`
+(`optim`, beside Adam), whose norm and scale stay on the device (`gluon.utils.clip_global_norm` fails on
 numpy-interface arrays in MXNet 1.9.1, and reads the norm on the host).
 """
 import math
@@ -24,6 +24,8 @@ from .distributed import ALONE, KVSTORES, join, join_before_training
 from .factory import ensure_initialized, set_seed
 from .gluon_model import is_frozen
 from .metrics import perplexity
+# ClippedSGD here too: checkpoints of earlier versions pickled it as training.ClippedSGD
+from .optim import OPTIMIZERS, ClippedSGD, make_optimizer, server_optimizer  # noqa: F401
 
 
 class TrainingDiverged(UsageError):
@@ -59,49 +61,6 @@ def grad_clipping(params, theta, ctx, monitor=None):
             g = p.grad(c)
             g *= scale_here
     return norm
-
-
-class ClippedSGD(mx.optimizer.Optimizer):
-    """The book's `grad_clipping` and SGD step as one MXNet optimizer for Gluon's Trainer:
-    g <- g * min(1, theta / ||g||), the norm over every trained parameter's gradient
-    together, then w <- w - lr g.
-
-    The Trainer hands it all parameters at once (`aggregate_num`), after summing the
-    devices' and workers' gradients (with several devices, each copy is clipped alike).
-    The norm, the scale and the step stay on the device, in four operators and no host
-    sync: `preloaded_multi_sgd_update` takes the learning rates as an array, lr * scale.
-    Frozen parameters (lr_mult 0: see `gluon_model.freeze`) are left out of the norm and
-    the step. A `monitor` (see `diagnostics.Diagnostics`) sees each step's squared norms."""
-
-    def __init__(self, theta, monitor=None, **kwargs):
-        super().__init__(**kwargs)
-        self.theta, self.monitor = theta, monitor
-        self.aggregate_num = 1 << 30  # every parameter in one `update`: the norm is global
-
-    def __getstate__(self):  # (pickled into checkpoints) the monitor stays in this process
-        return {**super().__getstate__(), 'monitor': None}
-
-    def create_state(self, index, weight):
-        return None  # plain SGD keeps no state
-
-    def update(self, indices, weights, grads, states):
-        self._update_count(indices)
-        lrs, wds = self._get_lrs(indices), self._get_wds(indices)
-        trained = [k for k, lr in enumerate(lrs) if lr]
-        weights, grads = [weights[k] for k in trained], [grads[k] for k in trained]
-        ctx = weights[0].context
-        sums = mx.nd.multi_sum_sq(*grads, num_arrays=len(grads)).as_np_ndarray()
-        norm = np.sqrt(sums.sum())
-        scale = np.minimum(1.0, self.theta / (norm + 1e-12))
-        if self.monitor is not None and ctx == self.monitor.params[0].list_ctx()[0]:
-            self.monitor.record_step(sums, norm, scale)
-        lr = np.array([lrs[k] for k in trained], ctx=ctx) * scale  # (P,): each one's step
-        wd = np.array([wds[k] for k in trained], ctx=ctx)
-        mx.nd.preloaded_multi_sgd_update(
-            *[a for pair in zip(weights, grads) for a in pair], lr.as_nd_ndarray(),
-            wd.as_nd_ndarray(), num_weights=len(weights), out=weights)
-
-    update_multi_precision = update
 
 
 def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, worker=ALONE,
@@ -141,18 +100,19 @@ def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, worker=ALO
     return perplexity(worker.epoch_loss(total_loss, num_tokens)), num_tokens
 
 
-def make_trainer(net, lr, clip=1.0, worker=ALONE, monitor=None):
-    """SGD with clipping at `clip` (`ClippedSGD`) through a Gluon Trainer, which sums the
+def make_trainer(net, lr, clip=1.0, worker=ALONE, monitor=None, optimizer='sgd'):
+    """SGD (or Adam: `optim`) with clipping at `clip` through a Gluon Trainer, which sums the
     gradients of several devices, or of a parameter server's workers (`distributed`); with
-    `dist_async` the servers take plain SGD steps and each worker clips first."""
+    `dist_async` the servers take plain steps and each worker clips first."""
+    check_choice('optimizer', optimizer, OPTIMIZERS)
     params = list(net.collect_params().values())  # a list keeps this order (a dict: sorted)
     on_servers = worker.kv is not None and worker.asynchronous
-    sgd = mx.optimizer.SGD(learning_rate=lr) if on_servers else \
-        ClippedSGD(clip, monitor, learning_rate=lr)
+    step = server_optimizer(optimizer, lr) if on_servers else \
+        make_optimizer(optimizer, lr, clip, monitor)
     # frozen biases by index too: servers updating on the kvstore (dist_async) get a copy of
     # the optimizer without the parameters' own lr_mult
-    sgd.set_lr_mult({i: 0.0 for i, p in enumerate(params) if is_frozen(p)})
-    trainer = gluon.Trainer(params, sgd, kvstore=worker.kv or 'device',
+    step.set_lr_mult({i: 0.0 for i, p in enumerate(params) if is_frozen(p)})
+    trainer = gluon.Trainer(params, step, kvstore=worker.kv or 'device',
                             update_on_kvstore=on_servers)
     trainer.clip, trainer.clip_params = clip, params  # for a dist_async worker's own clipping
     if worker.kv is not None:
@@ -177,8 +137,10 @@ def evaluate_perplexity(net, data_iter, ctx):
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random_iter=False,
           val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
           on_epoch=None, label=None, save_dir=None, save_every=10, resume=False,
-          kvstore='device', diagnostics=False, lr_decay=1.0, patience=0, keep_best=False):
-    """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`.
+          kvstore='device', diagnostics=False, lr_decay=1.0, patience=0, keep_best=False,
+          optimizer='sgd'):
+    """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`
+    (or with `optimizer='adam'`, Adam after the same clipping: `optim`).
 
     Returns a history dict: per epoch `train_ppl`, `val_ppl` (when `val_iter` is given),
     `tokens_per_sec` and `seconds`, plus `unigram_ppl`, the validation perplexity of a
@@ -206,10 +168,14 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
     if hybridize:
         net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    check_choice('optimizer', optimizer, OPTIMIZERS)
+    if diagnostics and optimizer != 'sgd':
+        raise UsageError("diagnostics measure the SGD step's size (lr * clipped gradient); "
+                         "use them with optimizer='sgd' (--optimizer sgd)")
     worker = join(kvstore)
     monitor = Diagnostics(net, net.collect_params().values(), lr, clip) if diagnostics \
         else None
-    trainer = make_trainer(net, lr, clip, worker, monitor)
+    trainer = make_trainer(net, lr, clip, worker, monitor, optimizer)
     lead = worker.rank == 0  # the one process that prints and writes
     history = (resume and save_dir and
                checkpoint.resume(save_dir, net, trainer, vocab, lead and verbose)) or \

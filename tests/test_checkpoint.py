@@ -24,10 +24,11 @@ def fresh(Model, seed, num_hiddens=16, cell='gru', activation='tanh'):
     return net
 
 
-def run(splits, net, epochs, folder, resume=False, lr=1.0):
+def run(splits, net, epochs, folder, resume=False, lr=1.0, optimizer='sgd'):
     train_iter, val_iter, vocab = splits
     return train(net, train_iter, vocab, lr, epochs, mx.cpu(), val_iter=val_iter, seed=3,
-                 verbose=False, save_dir=str(folder), save_every=1, resume=resume)
+                 verbose=False, save_dir=str(folder), save_every=1, resume=resume,
+                 optimizer=optimizer)
 
 
 def params(net):
@@ -35,15 +36,21 @@ def params(net):
             net.collect_params().items()}
 
 
-@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
-def test_killed_and_resumed_run_ends_as_an_uninterrupted_one(splits, tmp_path, Model):
+@pytest.mark.parametrize('Model, optimizer, lr', [(DeepRNN, 'sgd', 1.0),
+                                                  (DeepRNNScratch, 'sgd', 1.0),
+                                                  (DeepRNN, 'adam', 0.01)])
+def test_killed_and_resumed_run_ends_as_an_uninterrupted_one(splits, tmp_path, Model,
+                                                             optimizer, lr):
+    """Everything comes back from disk: weights, the data order and the optimizer's state
+    (Adam's moments and step counts too)."""
     whole = fresh(Model, 0)
-    expected = run(splits, whole, 4, tmp_path / 'whole')
+    expected = run(splits, whole, 4, tmp_path / 'whole', lr=lr, optimizer=optimizer)
     first = fresh(Model, 0)
-    run(splits, first, 2, tmp_path / 'cut')  # "killed" after epoch 2's checkpoint
+    run(splits, first, 2, tmp_path / 'cut', lr=lr, optimizer=optimizer)  # "killed" after 2
     assert read_meta(str(tmp_path / 'cut'))['epoch'] == 2
     resumed_net = fresh(Model, 99)  # other initial weights: everything must come from disk
-    resumed = run(splits, resumed_net, 4, tmp_path / 'cut', resume=True)
+    resumed = run(splits, resumed_net, 4, tmp_path / 'cut', resume=True, lr=lr,
+                  optimizer=optimizer)
     assert resumed['train_ppl'] == pytest.approx(expected['train_ppl'], rel=1e-6)
     assert resumed['val_ppl'] == pytest.approx(expected['val_ppl'], rel=1e-6)
     assert resumed['epochs'] == 4 and len(resumed['seconds']) == 4
@@ -57,6 +64,9 @@ def test_killed_and_resumed_run_ends_as_an_uninterrupted_one(splits, tmp_path, M
 
 def test_checkpoint_of_another_configuration_is_refused(splits, tmp_path):
     run(splits, fresh(DeepRNN, 0), 1, tmp_path)
+    with pytest.raises(CheckpointError, match=r"another optimizer \(ClippedSGD, this run "
+                                              r"ClippedAdam: .*another --optimizer"):
+        run(splits, fresh(DeepRNN, 0), 2, tmp_path, resume=True, optimizer='adam')
     with pytest.raises(CheckpointError, match=r"has num_hiddens 16, this run 32"):
         run(splits, fresh(DeepRNN, 0, num_hiddens=32), 2, tmp_path, resume=True)
     with pytest.raises(CheckpointError, match=r"has model 'DeepRNN', this run 'DeepRNNScratch'"):

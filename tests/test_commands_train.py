@@ -87,6 +87,9 @@ def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, 
     (['--ctx', 'cpu:0,cpu:0'], '--ctx cpu:0,cpu:0 names a device twice'),
     (['--batch-size', '4096'], 'too few for batches of 4096 x 35'),
     (['--no-such-flag'], 'unrecognized arguments: --no-such-flag'),
+    (['--optimizer', 'rmsprop'], "optimizer must be one of sgd, adam; got 'rmsprop'"),
+    (['--optimizer', 'adam', '--diagnostics'], "--diagnostics measures the SGD step's size; "
+     "use it with --optimizer sgd"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, words, tmp_path, data_args, run_cli):
     result = run_cli(*args, '--out', str(tmp_path / 'out'), *data_args)

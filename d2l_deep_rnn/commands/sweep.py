@@ -30,7 +30,7 @@ FORMATTER = argparse.RawDescriptionHelpFormatter
 
 COLUMNS = ('cell', 'layers', 'dropout', 'parameters', 'epochs', 'train_ppl', 'val_ppl',
            'best_val_ppl', 'best_epoch', 'best_seconds', 'tokens_per_sec', 'seconds')
-SETTINGS = ('num_hiddens', 'num_epochs', 'lr', 'clip', 'batch_size', 'num_steps',
+SETTINGS = ('num_hiddens', 'num_epochs', 'optimizer', 'lr', 'clip', 'batch_size', 'num_steps',
             'max_tokens', 'val_tokens', 'seed', 'lr_decay', 'patience')
 
 
@@ -42,7 +42,8 @@ def run_one(cell, num_layers, dropout, config, scratch, data, ctx, verbose):
     history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
                     clip=config.clip, val_iter=val_iter, seed=config.seed, verbose=verbose,
                     label=f'{cell} x{num_layers}' + (f' p={dropout:g}' if dropout else ''),
-                    lr_decay=config.lr_decay, patience=config.patience)
+                    lr_decay=config.lr_decay, patience=config.patience,
+                    optimizer=config.optimizer)
     best = history['best_epoch']
     return {'cell': cell, 'layers': num_layers, 'dropout': dropout,
             'parameters': count_params(net), 'epochs': history['epochs'],
@@ -75,10 +76,11 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
         path = os.path.join(runs, run_name(cell, num_layers, dropout) + '.json')
         if os.path.isfile(path):
             saved = read_run(path)
-            if saved['settings'] != settings:
-                differ = next(k for k in settings if saved['settings'].get(k) != settings[k])
+            before = {'optimizer': 'sgd', **saved['settings']}  # (sweeps before --optimizer)
+            if before != settings:
+                differ = next(k for k in settings if before.get(k) != settings[k])
                 raise UsageError(f'{out} holds a sweep with {differ} '
-                                 f'{saved["settings"].get(differ)!r}, this one '
+                                 f'{before.get(differ)!r}, this one '
                                  f'{settings[differ]!r}; use another --out')
             print(f'{run_name(cell, num_layers, dropout)}: done before, skipping ({path})',
                   flush=True)

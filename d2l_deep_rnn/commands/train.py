@@ -88,7 +88,8 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
                         save_dir=os.path.join(save, name) if save else None,
                         save_every=save_every, resume=resume, kvstore=kvstore,
                         diagnostics=diagnostics, lr_decay=config.lr_decay,
-                        patience=config.patience, keep_best=config.keep_best)
+                        patience=config.patience, keep_best=config.keep_best,
+                        optimizer=config.optimizer)
         lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
         results[name] = summarize(history, predict(PREFIX, 50, net, vocab, first))
@@ -181,6 +182,9 @@ def run_main_job(args, kvstore):
     ctx = parse_ctx(args.ctx)
     models = choose_models(args.model, kvstore)
     check_positive_int('--save-every', args.save_every)
+    if args.diagnostics and config.optimizer != 'sgd':
+        raise UsageError("--diagnostics measures the SGD step's size; use it with "
+                         "--optimizer sgd")
     if args.save and args.resume and args.save != args.resume:
         raise UsageError('--resume DIR keeps saving into DIR; give --save the same folder '
                          'or leave it out')
