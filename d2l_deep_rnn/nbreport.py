@@ -1,7 +1,7 @@
 """The notebooks' words, computed from what a run measured: when and where outputs were
 produced, result lines, gaps between curves, and the observation sentences of the two-layer
-exercise (built from the numbers, so they hold for any run). Notebook-only: no command
-imports it."""
+exercise and of the generalization notebook (built from the numbers, so they hold for any
+run). Notebook-only: no command imports it."""
 import math
 import time
 
@@ -229,3 +229,203 @@ def overfitting(label, history, margin=0.05):
             f'{best:.2f} (epoch {at}) to {end:.2f} at epoch {n}, but training perplexity does '
             f'not fall ({train_then:.2f} then, {train_end:.2f} at the end): training became '
             f'unstable.')
+
+
+# --- generalization: the section's run, then depth and dropout on the whole book ------------
+
+def run_label(num_layers, dropout=0):
+    """(1, 0) -> '1 layer'; (2, 0) -> '2 layers'; (3, 0.5) -> '3 layers, dropout 0.5'."""
+    label = '1 layer' if num_layers == 1 else f'{num_layers} layers'
+    return label + (f', dropout {dropout:g}' if dropout else '')
+
+
+def best_epoch(history):
+    """(the best validation perplexity, its epoch, the seconds of training up to its end)."""
+    val = history['val_ppl']
+    at = val.index(min(val)) + 1
+    return min(val), at, sum(history['seconds'][:at])
+
+
+def best_run(histories):
+    """The key of the run with the lowest validation perplexity (the first, in a tie)."""
+    return min(histories, key=lambda key: min(histories[key]['val_ppl']))
+
+
+TABLE_COLUMNS = ('parameters', 'epochs', 'best val ppl', 'best epoch', 'seconds to best',
+                 'tokens/s', 'final train ppl')
+
+
+def run_table(histories, params):
+    """A text table, a row per run ({(num_layers, dropout): history}; `params`: the same keys):
+    parameters, epochs trained, best validation perplexity, its epoch, the seconds to reach
+    it, tokens/s and the last epoch's training perplexity. Returns the lines."""
+    labels = {key: run_label(*key) for key in histories}
+    width = max(len(label) for label in ['run', *labels.values()]) + 2
+    lines = ['run'.ljust(width) + '  '.join(TABLE_COLUMNS)]
+    for key, h in histories.items():
+        best, at, seconds = best_epoch(h)
+        cells = (f'{params[key]:,}', f"{len(h['train_ppl'])}", f'{best:.2f}', f'{at}',
+                 f'{seconds:.1f}', f'{tokens_per_sec(h):,.0f}', f"{h['train_ppl'][-1]:.2f}")
+        lines.append(labels[key].ljust(width) +
+                     '  '.join(c.rjust(len(name)) for c, name in zip(cells, TABLE_COLUMNS)))
+    return lines
+
+
+def generalization_observations(section, histories, params, margin=0.05):
+    """Observation sentences of the generalization notebook, each citing the numbers it rests
+    on, in this order of topics: Memorizing (the section's run, `section`: its history), then
+    about the whole-book runs (`histories`: {(num_layers, dropout): history}; `params`: their
+    parameter counts, the same keys) Depth, Dropout, Unigram (when the histories hold
+    `unigram_ppl`), Stopping, Cost and Best.
+
+    Validation perplexities are compared as printed, to two decimals: equal printed values
+    are a tie. `margin`: how far above its best a final validation perplexity may end and
+    still count as no overfitting, and how close to the unigram level counts as near it.
+    """
+    if not histories:
+        raise UsageError('generalization_observations needs one or more whole-book runs')
+    sentences = [memorizing(section, margin), depth_sentence(histories),
+                 dropout_sentence(histories)]
+    if all('unigram_ppl' in h for h in histories.values()):
+        sentences.append(unigram_sentence(histories, margin))
+    sentences += [stopping_sentence(histories), cost_sentence(histories, params),
+                  best_sentence(section, histories)]
+    return sentences
+
+
+def memorizing(history, margin=0.05):
+    """Did the section's run fit its training text better while the held-out text got worse?"""
+    val, train = history['val_ppl'], history['train_ppl']
+    best, at, _ = best_epoch(history)
+    n, end, train_then, train_end = len(val), val[-1], train[at - 1], train[-1]
+    if end <= best * (1 + margin):
+        return (f"Memorizing: none within the {n} epochs of the section's run: validation "
+                f'perplexity ended at {end:.2f}, within {margin:.0%} of its best, {best:.2f} '
+                f'(epoch {at}), and training perplexity at {train_end:.2f}.')
+    if train_end < train_then:
+        return (f"Memorizing: in the section's run training perplexity fell to {train_end:.2f} "
+                f'({train_then:.2f} in epoch {at}) while validation perplexity was best at '
+                f'{best:.2f} in epoch {at} and ended at {end:.2f} (epoch {n}): after its best '
+                f'epoch the model fit its training text better and the held-out text worse.')
+    return (f"Memorizing: not the pattern in the section's run: validation perplexity was best "
+            f'at {best:.2f} in epoch {at} and ended at {end:.2f}, but training perplexity did '
+            f'not fall after that ({train_then:.2f} then, {train_end:.2f} at the end): '
+            f'training became unstable.')
+
+
+def printed(value):
+    """A perplexity as the sentences print it (two decimals), for comparisons."""
+    return round(value, 2)
+
+
+def depth_sentence(histories):
+    """Without dropout: each depth's best validation perplexity, against the shallowest's."""
+    plain = {key: h for key, h in sorted(histories.items()) if key[1] == 0}
+    if not plain:
+        return 'Depth: no run without dropout to compare depths with.'
+    best = {key: best_epoch(h)[:2] for key, h in plain.items()}
+    text = ('Depth: without dropout, the best validation perplexity was '
+            + listing(f'{b:.2f} with {run_label(*key)} (epoch {at})'
+                      for key, (b, at) in best.items()))
+    if len(plain) == 1:
+        return text + ', the only depth trained without dropout.'
+    base = next(iter(plain))
+
+    def against(key):
+        change = printed(best[key][0]) - printed(best[base][0])
+        if abs(change) < 0.005:
+            return f'{run_label(*key)} equal'
+        return f"{run_label(*key)} {abs(change):.2f} {'lower' if change < 0 else 'higher'}"
+    text += f'; against {run_label(*base)}: ' + listing(against(key) for key in plain
+                                                        if key != base)
+    low = min(printed(b) for b, _ in best.values())
+    lowest = [key for key, (b, _) in best.items() if printed(b) == low]
+    if len(lowest) > 1:
+        return text + f'; the lowest, {low:.2f}, is shared by ' + \
+            listing(run_label(*key) for key in lowest) + '.'
+    if lowest[0] == base:
+        return text + f'; no deeper model beat {run_label(*base)}.'
+    drop = 1 - best[lowest[0]][0] / best[base][0]
+    return text + (f'; the lowest is {possessive(run_label(*lowest[0]))} ({drop:.1%} below '
+                   f'{possessive(run_label(*base))}).')
+
+
+def possessive(label):
+    """'1 layer' -> "1 layer's"; '2 layers' -> "2 layers'"."""
+    return label + ("'" if label.endswith('s') else "'s")
+
+
+def dropout_sentence(histories):
+    """At each depth trained without and with dropout: what dropout did to the best
+    validation perplexity."""
+    pairs = [(L, p) for L, p in sorted(histories) if p > 0 and (L, 0) in histories]
+    if not pairs:
+        return 'Dropout: no depth was trained both without and with dropout.'
+
+    def change(L, p):
+        (a, at_a), (b, at_b) = best_epoch(histories[L, 0])[:2], best_epoch(histories[L, p])[:2]
+        of = f'the best validation perplexity of {run_label(L)}'
+        if printed(a) == printed(b):
+            return f'dropout {p:g} left {of} at {a:.2f} (epoch {at_a} without, {at_b} with)'
+        verb = 'lowered' if printed(b) < printed(a) else 'raised'
+        return f'dropout {p:g} {verb} {of} from {a:.2f} (epoch {at_a}) to {b:.2f} (epoch {at_b})'
+    return 'Dropout: ' + listing(change(L, p) for L, p in pairs) + '.'
+
+
+def unigram_sentence(histories, margin=0.05):
+    """Which runs' best validation perplexity stayed near the unigram level."""
+    unigram = next(iter(histories.values()))['unigram_ppl']
+    best = {key: best_epoch(h)[0] for key, h in histories.items()}
+    near = [key for key in histories if best[key] >= unigram * (1 - margin)]
+    text = (f'Unigram: a model that knows only how frequent each character is scores '
+            f'{unigram:.2f} on the validation text; ')
+    if not near:
+        worst = max(best, key=best.get)
+        return text + (f'every run went more than {margin:.0%} below it (the highest best '
+                       f'validation perplexity: {best[worst]:.2f}, {run_label(*worst)}).')
+    return text + (listing(run_label(*key) for key in near) + f' never went more than '
+                   f'{margin:.0%} below it (best ' + listing(f'{best[key]:.2f}' for key in near)
+                   + '), learning little beyond character frequencies.')
+
+
+def stopping_sentence(histories):
+    """Where each run ended: stopped early by patience, or all its epochs (still improving?)."""
+    def ended(key):
+        h = histories[key]
+        n, at = len(h['val_ppl']), best_epoch(h)[1]
+        if h.get('stopped_early'):
+            return f'{run_label(*key)} stopped early at epoch {n} (best {at})'
+        still = ', the last: still improving' if at == n else ''
+        return f'{run_label(*key)} ran all {n} epochs (best {at}{still})'
+    return 'Stopping: ' + listing(ended(key) for key in histories) + '.'
+
+
+def cost_sentence(histories, params):
+    """Parameters, tokens/s and seconds to the best epoch of each run; fastest against slowest."""
+    rates = {key: tokens_per_sec(h) for key, h in histories.items()}
+    text = 'Cost: ' + listing(
+        f'{rates[key]:,.0f} tokens/s for {run_label(*key)} ({params[key]:,} parameters, '
+        f'{best_epoch(h)[2]:.1f} s to its best epoch)' for key, h in histories.items())
+    fast, slow = max(rates, key=rates.get), min(rates, key=rates.get)
+    if len(histories) == 1:
+        return text + '.'
+    if f'{rates[fast]:,.0f}' == f'{rates[slow]:,.0f}':
+        return text + '; all at the same rate.'
+    return text + (f'; the fastest, {run_label(*fast)}, made {rates[fast] / rates[slow]:.2f}x '
+                   f'the tokens/s of the slowest, {run_label(*slow)}.')
+
+
+def best_sentence(section, histories):
+    """The lowest validation perplexity of the whole-book runs, against the section's run's."""
+    best = {key: best_epoch(h)[:2] for key, h in histories.items()}
+    low = min(printed(b) for b, _ in best.values())
+    lowest = [key for key, (b, _) in best.items() if printed(b) == low]
+    s_best, s_at, _ = best_epoch(section)
+    change = printed(s_best) - low
+    than = 'the same as'
+    if abs(change) >= 0.005:
+        than = f"{abs(change):.2f} {'below' if change > 0 else 'above'}"
+    return (f'Best: among the whole-book runs the lowest validation perplexity is {low:.2f}, by '
+            + listing(run_label(*key) for key in lowest) + ' (epoch'
+            + ('s ' if len(lowest) > 1 else ' ') + listing(f'{best[key][1]}' for key in lowest)
+            + f"): {than} the best of the section's run, {s_best:.2f} (epoch {s_at}).")

@@ -34,6 +34,36 @@ def plot_perplexity(histories, path=None, title=None):
     return fig
 
 
+def plot_validation(histories, path=None, title=None):
+    """Validation perplexity per epoch of each run in `histories` ({label: history}), a dot
+    at each run's best epoch (its value and epoch in the legend), with the unigram level.
+
+    Saves a PNG at `path` when given; returns the matplotlib Figure."""
+    fig = Figure(figsize=(7, 4.2), dpi=120)
+    ax = fig.add_subplot()
+    unigram = None
+    for i, (label, history) in enumerate(histories.items()):
+        val = history['val_ppl']
+        best = min(val)
+        at = val.index(best) + 1
+        ax.plot(range(1, len(val) + 1), val, '-', color=f'C{i}',
+                label=f'{label} (best {best:.2f}, epoch {at})')
+        ax.plot([at], [best], 'o', color=f'C{i}')
+        unigram = history.get('unigram_ppl', unigram)
+    if unigram is not None:
+        ax.axhline(unigram, color='gray', linestyle=':', label=f'unigram ({unigram:.1f})')
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('validation perplexity')
+    ax.set_title(title or 'Validation perplexity per epoch')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize='small')
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
 DIAGNOSTIC_PANELS = (  # history key, y label, log scale
     ('grad_norm', 'gradient norm before clipping', True),
     ('update_ratio', '|update| / |weights| per step', True),

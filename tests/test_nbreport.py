@@ -4,8 +4,9 @@ import pytest
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch
 from d2l_deep_rnn.config import UsageError
 from d2l_deep_rnn.metrics import count_params, tokens_per_sec
-from d2l_deep_rnn.nbreport import (compare_runs, diagnostic_sentences, format_duration, gap_line,
-                                   max_gap, produced_line, result_line, rnn_param_formula)
+from d2l_deep_rnn.nbreport import (best_run, compare_runs, diagnostic_sentences, format_duration,
+                                   gap_line, generalization_observations, max_gap, produced_line,
+                                   result_line, rnn_param_formula, run_label, run_table)
 
 
 def history(train_ppl, val_ppl, rates, seconds):
@@ -139,3 +140,131 @@ def test_durations_and_the_produced_line():
     assert produced_line(mx.cpu(), 185, date='2026-05-09').startswith(
         'Outputs produced on 2026-05-09 on cpu(0): ')
     assert produced_line(mx.cpu(), 185, date='2026-05-09').endswith(', in 3 min 05 s.')
+
+
+
+def whole_book(val_ppl, rate, stopped=False):
+    """A whole-book run: training perplexity 1 above validation, the first epoch at half the
+    rate and twice the seconds (1 s per later epoch), the unigram level 17.2."""
+    n = len(val_ppl)
+    h = dict(history([v + 1 for v in val_ppl], val_ppl, [rate / 2] + [rate] * (n - 1),
+                     [2.0] + [1.0] * (n - 1)), unigram_ppl=17.2)
+    return dict(h, stopped_early=n) if stopped else h
+
+
+SECTION = ONE  # best 10.00 at epoch 3, then 11.00 while training perplexity falls to 2.00
+PARAMS = {(1, 0): 1000, (2, 0): 2000, (3, 0): 3000, (2, 0.5): 2000, (3, 0.5): 3000}
+
+
+def test_generalization_observations_when_depth_helps():
+    runs = {(1, 0): whole_book([9.0, 7.0, 6.5, 6.6], 1000.0, stopped=True),
+            (2, 0): whole_book([9.0, 6.5, 6.0, 6.2], 500.0, stopped=True),
+            (3, 0): whole_book([12.0, 8.0, 6.25], 400.0),
+            (2, 0.5): whole_book([9.0, 6.6, 5.9, 5.8], 400.0),
+            (3, 0.5): whole_book([12.0, 8.5, 6.25], 250.0)}
+    assert generalization_observations(SECTION, runs, PARAMS) == [
+        "Memorizing: in the section's run training perplexity fell to 2.00 (5.00 in epoch 3) "
+        'while validation perplexity was best at 10.00 in epoch 3 and ended at 11.00 (epoch '
+        '4): after its best epoch the model fit its training text better and the held-out '
+        'text worse.',
+        'Depth: without dropout, the best validation perplexity was 6.50 with 1 layer (epoch '
+        '3), 6.00 with 2 layers (epoch 3) and 6.25 with 3 layers (epoch 3); against 1 layer: '
+        "2 layers 0.50 lower and 3 layers 0.25 lower; the lowest is 2 layers' (7.7% below "
+        "1 layer's).",
+        'Dropout: dropout 0.5 lowered the best validation perplexity of 2 layers from 6.00 '
+        '(epoch 3) to 5.80 (epoch 4) and dropout 0.5 left the best validation perplexity of '
+        '3 layers at 6.25 (epoch 3 without, 3 with).',
+        'Unigram: a model that knows only how frequent each character is scores 17.20 on the '
+        'validation text; every run went more than 5% below it (the highest best validation '
+        'perplexity: 6.50, 1 layer).',
+        'Stopping: 1 layer stopped early at epoch 4 (best 3), 2 layers stopped early at epoch '
+        '4 (best 3), 3 layers ran all 3 epochs (best 3, the last: still improving), 2 layers, '
+        'dropout 0.5 ran all 4 epochs (best 4, the last: still improving) and 3 layers, '
+        'dropout 0.5 ran all 3 epochs (best 3, the last: still improving).',
+        # seconds to the best epoch: 2 s for the first epoch, 1 s for each further one
+        'Cost: 1,000 tokens/s for 1 layer (1,000 parameters, 4.0 s to its best epoch), 500 '
+        'tokens/s for 2 layers (2,000 parameters, 4.0 s to its best epoch), 400 tokens/s for '
+        '3 layers (3,000 parameters, 4.0 s to its best epoch), 400 tokens/s for 2 layers, '
+        'dropout 0.5 (2,000 parameters, 5.0 s to its best epoch) and 250 tokens/s for 3 '
+        'layers, dropout 0.5 (3,000 parameters, 4.0 s to its best epoch); the fastest, 1 '
+        'layer, made 4.00x the tokens/s of the slowest, 3 layers, dropout 0.5.',
+        'Best: among the whole-book runs the lowest validation perplexity is 5.80, by 2 '
+        "layers, dropout 0.5 (epoch 4): 4.20 below the best of the section's run, 10.00 "
+        '(epoch 3).',
+    ]
+    assert best_run(runs) == (2, 0.5)
+
+
+def test_generalization_observations_when_depth_does_not_help():
+    still = history([20.0, 10.0, 8.0], [18.0, 12.0, 11.0], [100.0] * 3, [1.0] * 3)
+    runs = {(1, 0): whole_book([9.0, 6.0, 5.44, 5.5], 1000.0, stopped=True),
+            (2, 0): whole_book([9.0, 6.0, 5.6, 5.62], 500.0, stopped=True),
+            (3, 0): whole_book([17.5, 17.3, 17.13], 400.0),  # the unigram plateau
+            (2, 0.5): whole_book([9.0, 6.5, 5.8, 5.7], 400.0),
+            (3, 0.5): whole_book([17.5, 17.3, 17.13], 250.0)}
+    sentences = generalization_observations(still, runs, PARAMS)
+    assert [s.split(':')[0] for s in sentences] == [
+        'Memorizing', 'Depth', 'Dropout', 'Unigram', 'Stopping', 'Cost', 'Best']
+    assert sentences[:4] == [
+        "Memorizing: none within the 3 epochs of the section's run: validation perplexity "
+        'ended at 11.00, within 5% of its best, 11.00 (epoch 3), and training perplexity at '
+        '8.00.',
+        'Depth: without dropout, the best validation perplexity was 5.44 with 1 layer (epoch '
+        '3), 5.60 with 2 layers (epoch 3) and 17.13 with 3 layers (epoch 3); against 1 layer: '
+        '2 layers 0.16 higher and 3 layers 11.69 higher; no deeper model beat 1 layer.',
+        'Dropout: dropout 0.5 raised the best validation perplexity of 2 layers from 5.60 '
+        '(epoch 3) to 5.70 (epoch 4) and dropout 0.5 left the best validation perplexity of '
+        '3 layers at 17.13 (epoch 3 without, 3 with).',
+        'Unigram: a model that knows only how frequent each character is scores 17.20 on the '
+        'validation text; 3 layers and 3 layers, dropout 0.5 never went more than 5% below it '
+        '(best 17.13 and 17.13), learning little beyond character frequencies.',
+    ]
+    assert sentences[-1] == (
+        'Best: among the whole-book runs the lowest validation perplexity is 5.44, by 1 layer '
+        "(epoch 3): 5.56 below the best of the section's run, 11.00 (epoch 3).")
+
+
+def test_generalization_observations_ties_instability_and_missing_runs():
+    unstable = history([20.0, 10.0, 30.0], [18.0, 5.0, 40.0], [100.0] * 3, [1.0] * 3)
+    tie = {(1, 0): history([7.0, 6.0, 6.5], [6.0, 5.44, 5.5], [500.0, 1000.0, 1000.0],
+                           [2.0, 1.0, 1.0]),
+           (2, 0): history([7.0, 6.0, 6.5], [6.0, 5.444, 5.5], [500.0, 1000.0, 1000.0],
+                           [2.0, 1.0, 1.0])}  # 5.444 prints as 5.44: a tie
+    assert generalization_observations(unstable, tie, {(1, 0): 10, (2, 0): 20}) == [
+        "Memorizing: not the pattern in the section's run: validation perplexity was best at "
+        '5.00 in epoch 2 and ended at 40.00, but training perplexity did not fall after that '
+        '(10.00 then, 30.00 at the end): training became unstable.',
+        'Depth: without dropout, the best validation perplexity was 5.44 with 1 layer (epoch '
+        '2) and 5.44 with 2 layers (epoch 2); against 1 layer: 2 layers equal; the lowest, '
+        '5.44, is shared by 1 layer and 2 layers.',
+        'Dropout: no depth was trained both without and with dropout.',
+        # no unigram level in these histories: no Unigram sentence
+        'Stopping: 1 layer ran all 3 epochs (best 2) and 2 layers ran all 3 epochs (best 2).',
+        'Cost: 1,000 tokens/s for 1 layer (10 parameters, 3.0 s to its best epoch) and 1,000 '
+        'tokens/s for 2 layers (20 parameters, 3.0 s to its best epoch); all at the same rate.',
+        'Best: among the whole-book runs the lowest validation perplexity is 5.44, by 1 layer '
+        "and 2 layers (epochs 2 and 2): 0.44 above the best of the section's run, 5.00 "
+        '(epoch 2).',
+    ]
+    assert best_run(tie) == (1, 0)
+    only_dropout = {(2, 0.5): tie[2, 0]}
+    sentences = generalization_observations(unstable, only_dropout, {(2, 0.5): 20})
+    assert sentences[1:3] == ['Depth: no run without dropout to compare depths with.',
+                              'Dropout: no depth was trained both without and with dropout.']
+    with pytest.raises(UsageError, match='one or more whole-book runs'):
+        generalization_observations(unstable, {}, {})
+
+
+def test_run_labels_and_the_table_of_runs():
+    assert [run_label(1), run_label(2, 0), run_label(3, 0.5)] == \
+        ['1 layer', '2 layers', '3 layers, dropout 0.5']
+    runs = {(1, 0): whole_book([9.0, 7.0, 6.5, 6.6], 1000.0, stopped=True),
+            (2, 0.5): whole_book([9.0, 6.6, 5.9, 5.8], 400.0)}
+    assert run_table(runs, PARAMS) == [
+        'run                    parameters  epochs  best val ppl  best epoch  seconds to best'
+        '  tokens/s  final train ppl',
+        '1 layer                     1,000       4          6.50           3              4.0'
+        '     1,000             7.60',
+        '2 layers, dropout 0.5       2,000       4          5.80           4              5.0'
+        '       400             6.80',
+    ]
