@@ -38,6 +38,8 @@ class Config:
     activation: str = setting('tanh', 'phi for --cell rnn: tanh or relu')
     dropout: float = setting(0.0, 'dropout on each layer\'s output before the next layer '
                                   '(0: none, as the section)')
+    output_dropout: float = setting(0.0, 'dropout on the top layer\'s output before the '
+                                         'output layer (0: none, as the section)')
     # training: the book's SGD with gradient clipping (or Adam after the same clipping)
     optimizer: str = setting('sgd', "sgd (the book's) or adam (for held-out perplexity)")
     lr: float = setting(2.0, 'learning rate (the book\'s SGD: 1 to 2; Adam: about 0.003)')
@@ -85,6 +87,7 @@ class Config:
         check_choice('optimizer', self.optimizer, OPTIMIZERS)
         check_positive_int('seed', self.seed, allow_zero=True)
         check_dropout(self.dropout)
+        check_dropout(self.output_dropout, 'output_dropout')
         if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, numbers.Real) \
                 or not 1 <= self.lr_decay < float('inf'):
             raise UsageError(f'lr_decay must be a number >= 1 (1: no decay), got '
@@ -112,10 +115,10 @@ def check_positive_int(name, value, allow_zero=False):
         raise UsageError(f'{name} must be {kind} integer, got {value!r}')
 
 
-def check_dropout(p):
+def check_dropout(p, name='dropout'):
     """Refuse a dropout probability outside [0, 1) (UsageError)."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
-        raise UsageError(f'dropout must be a number in [0, 1), got {p!r}')
+        raise UsageError(f'{name} must be a number in [0, 1), got {p!r}')
 
 
 def check_choice(name, value, choices):

@@ -35,9 +35,10 @@ def ensure_initialized(net, ctx):
 
 def new_model(name, vocab_size, config, **options):
     """`DeepRNN` ('gluon') or `DeepRNNScratch` ('scratch') with `config`'s cell, sizes and
-    dropout; not initialized yet."""
+    dropouts; not initialized yet."""
     return MODELS[name](vocab_size, config.num_hiddens, config.num_layers, config.cell,
-                        config.activation, dropout=config.dropout, **options)
+                        config.activation, dropout=config.dropout,
+                        output_dropout=config.output_dropout, **options)
 
 
 def build_models(config, vocab_size, ctx, names=('scratch', 'gluon')):

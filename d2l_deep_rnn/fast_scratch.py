@@ -88,10 +88,11 @@ UPDATES = {'rnn': rnn_update, 'gru': gru_update, 'lstm': lstm_update}
 
 
 def layer_by_layer(F, inputs, state, weights, num_steps, cell, activation, vocab_size,
-                   num_hiddens, num_layers, dropout=0.0, trace=None):
+                   num_hiddens, num_layers, dropout=0.0, trace=None, output_dropout=0.0):
     """`DeepRNNScratch.forward_steps` computed layer by layer from `weights`, a dict by the
     section's names; returns the logits (T*n, vocab_size) and the new state. With
-    `dropout`, each layer's output is dropped on its way up (`dropout.between_layers`).
+    `dropout`, each layer's output is dropped on its way up (`dropout.between_layers`);
+    with `output_dropout`, the top layer's on its way to the output layer.
     With a list `trace`, appends per layer the list over steps of what can saturate
     (H_t for RNN layers, the sigmoid gates for GRU and LSTM layers)."""
     gates, h = GATES[cell], num_hiddens
@@ -122,6 +123,8 @@ def layer_by_layer(F, inputs, state, weights, num_steps, cell, activation, vocab
         if dropout and l < num_layers:
             H = dropouts.between_layers(F, H, dropout)
         final.append(layer_state)
+    if output_dropout:
+        H = dropouts.before_output(F, H, output_dropout)
     Y = F.npx.fully_connected(H, weights['W_hq'].T, weights['b_q'], num_hidden=vocab_size)
     return Y, [F.np.stack([s[k] for s in final]) for k in range(len(state))]
 

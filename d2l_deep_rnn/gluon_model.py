@@ -142,13 +142,15 @@ class DeepRNN(nn.HybridBlock):
     """
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
-                 dropout=0.0, **kwargs):
+                 dropout=0.0, output_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=True)
         check_dropout(dropout)
+        check_dropout(output_dropout, 'output_dropout')
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation, self.dropout = cell, activation, dropout
+        self.output_dropout = output_dropout
         extra = {'activation': activation} if cell == 'rnn' else {}  # rnn.RNN defaults to relu
         with self.name_scope():
             self.rnn = DROPPING_LAYERS[cell](num_hiddens, num_layers, dropout=dropout,
@@ -160,6 +162,8 @@ class DeepRNN(nn.HybridBlock):
     def hybrid_forward(self, F, inputs, state):
         X = F.npx.one_hot(inputs.T, self.vocab_size)  # (num_steps, batch_size, vocab_size)
         Y, state = self.rnn(X, state)  # Y: (num_steps, batch_size, num_hiddens), layer L only
+        if self.output_dropout:
+            Y = dropouts.before_output(F, Y, self.output_dropout)
         output = self.dense(Y.reshape(-1, self.num_hiddens))  # (num_steps*batch_size, vocab)
         return output, state
 

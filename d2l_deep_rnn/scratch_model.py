@@ -115,13 +115,15 @@ class DeepRNNScratch(nn.Block):
     """
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
-                 dropout=0.0, fast=True, **kwargs):
+                 dropout=0.0, fast=True, output_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=False)
         check_dropout(dropout)
+        check_dropout(output_dropout, 'output_dropout')
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation, self.dropout = cell, activation, dropout
+        self.output_dropout = output_dropout
         self.fast, self._schedule = fast, FastSchedule(**self.settings())
         extra = {'activation': activation} if cell == 'rnn' else {}
         with self.name_scope():
@@ -150,6 +152,8 @@ class DeepRNNScratch(nn.Block):
                 H = layer_states[l][0]  # H_t^(l+1), passed up and on to step t+1
                 if self.dropout and l < self.num_layers - 1:  # dropped on its way up only
                     H = dropouts.between_layers(mx, H, self.dropout)
+            if self.output_dropout:  # H_t^(L) on its way to the output layer
+                H = dropouts.before_output(mx, H, self.output_dropout)
             outputs.append(np.dot(H, W_hq) + b_q)  # O_t: (batch_size, vocab_size)
         new_state = [np.stack([s[k] for s in layer_states]) for k in range(len(state))]
         return np.concatenate(outputs, axis=0), new_state
@@ -170,7 +174,7 @@ class DeepRNNScratch(nn.Block):
     def settings(self):
         return dict(cell=self.cell, activation=self.activation, vocab_size=self.vocab_size,
                     num_hiddens=self.num_hiddens, num_layers=self.num_layers,
-                    dropout=self.dropout)
+                    dropout=self.dropout, output_dropout=self.output_dropout)
 
     def hybridize(self, active=True, **kwargs):
         """Hybridize the per-step layers and switch `forward_layers` to compiled graphs."""

@@ -13,11 +13,14 @@ V, H, BATCH, STEPS = 28, 16, 3, 5
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 
 
-def make_pair(cell, num_layers, direction, activation='tanh', fast=False, dropout=0.0):
+def make_pair(cell, num_layers, direction, activation='tanh', fast=False, dropout=0.0,
+              output_dropout=0.0):
     """A DeepRNN and a DeepRNNScratch with random weights (biases included) copied across."""
     mx.random.seed(7)
-    fused = DeepRNN(V, H, num_layers, cell, activation, dropout=dropout)
-    scratch = DeepRNNScratch(V, H, num_layers, cell, activation, dropout=dropout, fast=fast)
+    fused = DeepRNN(V, H, num_layers, cell, activation, dropout=dropout,
+                    output_dropout=output_dropout)
+    scratch = DeepRNNScratch(V, H, num_layers, cell, activation, dropout=dropout, fast=fast,
+                             output_dropout=output_dropout)
     src, dst = (fused, scratch) if direction == 'to_scratch' else (scratch, fused)
     for net in (fused, scratch):
         net.initialize(mx.init.Normal(0.01))
@@ -384,3 +387,78 @@ def test_no_dropout_is_mxnets_fused_layer_bit_for_bit(cell):
         outputs.append([Y] + [p.grad() for p in layer.collect_params().values()])
     for ours, plain in zip(*outputs):
         assert (ours == plain).all()
+
+
+# Dropout on the top layer's output, before the output layer (`output_dropout`).
+
+@pytest.mark.parametrize('hybrid', [False, True], ids=['imperative', 'hybridized'])
+@pytest.mark.parametrize('num_layers', [1, 2])
+@pytest.mark.parametrize('cell', ['rnn', 'lstm'])
+def test_output_dropout_acts_in_training_only_at_every_depth(cell, num_layers, hybrid):
+    """One layer too has a top layer to drop from: two training passes differ; outside
+    training both models compute what they compute without it."""
+    plain, _ = make_pair(cell, num_layers, 'to_scratch')
+    fused, scratch = make_pair(cell, num_layers, 'to_scratch', fast=True, output_dropout=0.5)
+    step_by_step = DeepRNNScratch(V, H, num_layers, cell, output_dropout=0.5, fast=False)
+    step_by_step.initialize()
+    copy_params(fused, step_by_step)
+    X, state = inputs(fused)
+    reference, reference_state = plain(X, state)
+    for net in (fused, scratch, step_by_step):
+        if hybrid:
+            net.hybridize()
+        assert rel_err(net(X, state)[0], reference) < 1e-5  # predict mode: no dropout
+        with autograd.record():
+            (first, first_state), second = net(X, state), net(X, state)[0]
+        assert rel_err(first, second) > 1e-2, type(net).__name__
+        for s, r in zip(first_state, reference_state):  # the states are never dropped
+            assert rel_err(s, r) < 1e-5
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_output_dropout_with_a_fixed_mask_falls_before_the_output_layer_alike(cell,
+                                                                              monkeypatch):
+    """With a fixed mask, both models drop the same entries of H_t^(L), once per pass, on
+    (num_steps, batch_size, h) or (num_steps * batch_size, h), and agree in logits, states
+    and gradients; between layers nothing is dropped."""
+    from d2l_deep_rnn import dropout
+    calls, between = [], []
+    monkeypatch.setattr(dropout, 'before_output', fixed_mask(calls))
+    monkeypatch.setattr(dropout, 'between_layers', fixed_mask(between))
+    plain, _ = make_pair(cell, 2, 'to_scratch')
+    fused, scratch = make_pair(cell, 2, 'to_scratch', fast=True, output_dropout=0.25)
+    X, state = inputs(fused)
+    Y_f, state_f = run(fused, X, state)
+    assert calls == [((STEPS, BATCH, H), 0.25)]
+    calls.clear()
+    Y_s, state_s = run(scratch, X, state)
+    assert calls == [((STEPS * BATCH, H), 0.25)] and between == []
+    assert rel_err(Y_s, Y_f) < 1e-5 and rel_err(Y_f, plain(X, state)[0]) > 1e-2
+    for s, f in zip(state_s, state_f):
+        assert rel_err(s, f) < 1e-5
+    expected = scratch_view(fused, grad=True)
+    for name, p in scratch_params(scratch).items():
+        if not is_frozen(p):
+            assert rel_err(p.grad(), expected[name]) < 1e-5, name
+
+
+def test_output_dropout_zero_is_the_model_without_it_bit_for_bit():
+    """output_dropout=0 (the default) adds no operator: logits and gradients are exactly
+    those of the model without the argument."""
+    results = []
+    for kwargs in ({}, {'output_dropout': 0.0}):
+        mx.random.seed(3)
+        net = DeepRNN(V, H, 2, 'lstm', **kwargs)
+        net.initialize(mx.init.Normal(0.4))
+        X, state = inputs(net)
+        Y, _ = run(net, X, state)
+        results.append([Y] + [p.grad() for p in net.collect_params().values()])
+    for a, b in zip(*results):
+        assert (a == b).all()
+
+
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+def test_invalid_output_dropout(Model):
+    with pytest.raises(ValueError, match=r'output_dropout must be a number in \[0, 1\), '
+                                         r'got 1\.0'):
+        Model(V, H, 2, output_dropout=1.0)

@@ -30,8 +30,10 @@ FORMATTER = argparse.RawDescriptionHelpFormatter
 
 COLUMNS = ('cell', 'layers', 'dropout', 'parameters', 'epochs', 'train_ppl', 'val_ppl',
            'best_val_ppl', 'best_epoch', 'best_seconds', 'tokens_per_sec', 'seconds')
-SETTINGS = ('num_hiddens', 'num_epochs', 'optimizer', 'lr', 'clip', 'batch_size', 'num_steps',
-            'max_tokens', 'val_tokens', 'seed', 'lr_decay', 'patience')
+SETTINGS = ('num_hiddens', 'output_dropout', 'num_epochs', 'optimizer', 'lr', 'clip',
+            'batch_size', 'num_steps', 'max_tokens', 'val_tokens', 'seed', 'lr_decay',
+            'patience')
+BEFORE = {'optimizer': 'sgd', 'output_dropout': 0.0}  # settings of sweeps made before them
 
 
 def run_one(cell, num_layers, dropout, config, scratch, data, ctx, verbose):
@@ -76,7 +78,7 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
         path = os.path.join(runs, run_name(cell, num_layers, dropout) + '.json')
         if os.path.isfile(path):
             saved = read_run(path)
-            before = {'optimizer': 'sgd', **saved['settings']}  # (sweeps before --optimizer)
+            before = {**BEFORE, **saved['settings']}
             if before != settings:
                 differ = next(k for k in settings if before.get(k) != settings[k])
                 raise UsageError(f'{out} holds a sweep with {differ} '
