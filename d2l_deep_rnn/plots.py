@@ -37,11 +37,13 @@ def plot_perplexity(histories, path=None, title=None):
 def plot_validation(histories, path=None, title=None):
     """Validation perplexity per epoch of each run in `histories` ({label: history}), a dot
     at each run's best epoch (its value and epoch in the legend), with the unigram level.
+    The axis stops at 1.5 times the worst run's best, so that the best epochs stand apart
+    (the first epochs, and the unigram level when it is higher, are cut off).
 
     Saves a PNG at `path` when given; returns the matplotlib Figure."""
     fig = Figure(figsize=(7, 4.2), dpi=120)
     ax = fig.add_subplot()
-    unigram = None
+    unigram, bests = None, []
     for i, (label, history) in enumerate(histories.items()):
         val = history['val_ppl']
         best = min(val)
@@ -50,8 +52,11 @@ def plot_validation(histories, path=None, title=None):
                 label=f'{label} (best {best:.2f}, epoch {at})')
         ax.plot([at], [best], 'o', color=f'C{i}')
         unigram = history.get('unigram_ppl', unigram)
-    if unigram is not None:
+        bests.append(best)
+    top = 1.5 * max(bests)
+    if unigram is not None and unigram < top:
         ax.axhline(unigram, color='gray', linestyle=':', label=f'unigram ({unigram:.1f})')
+    ax.set_ylim(0.95 * min(bests), top)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel('epoch')
     ax.set_ylabel('validation perplexity')
