@@ -4,8 +4,9 @@ perplexity per epoch, and tokens per second.
 Changed from the book, without changing what is computed: the loss is summed on the
 device and read once per epoch (the book reads it after every batch, which stalls
 MXNet's asynchronous engine), and clipping and the SGD step are one optimizer, `ClippedSGD`
-(`optim`, beside Adam), whose norm and scale stay on the device (`gluon.utils.clip_global_norm` fails on
-numpy-interface arrays in MXNet 1.9.1, and reads the norm on the host).
+(in `optim`, beside Adam), whose norm and scale stay on the device
+(`gluon.utils.clip_global_norm` fails on numpy-interface arrays in MXNet 1.9.1, and reads
+the norm on the host).
 """
 import math
 import os
