@@ -13,12 +13,11 @@ import os
 import sys
 import time
 
-import mxnet as mx
 from d2l import mxnet as d2l
-from mxnet import autograd, gluon, np
+from mxnet import autograd, gluon
 
 from . import checkpoint
-from .config import Config, UsageError, check_choice
+from .config import OPTIMIZERS, Config, UsageError, check_choice
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
 from .distributed import ALONE, KVSTORES, join, join_before_training
@@ -26,7 +25,7 @@ from .factory import ensure_initialized, set_seed
 from .gluon_model import is_frozen
 from .metrics import perplexity
 # ClippedSGD here too: checkpoints of earlier versions pickled it as training.ClippedSGD
-from .optim import OPTIMIZERS, ClippedSGD, make_optimizer, server_optimizer  # noqa: F401
+from .optim import ClippedSGD, clip_scale, make_optimizer, server_optimizer  # noqa: F401
 
 
 class TrainingDiverged(UsageError):
@@ -49,13 +48,9 @@ def grad_clipping(params, theta, ctx, monitor=None):
     first."""
     ctxs = as_ctx_list(ctx)
     params = [p for p in params if not is_frozen(p)]
-    grads = [p.grad(ctxs[0]) for p in params]
-    # one fused operator for every sum of squares: 7x faster than a square and a sum each
-    sums = mx.nd.multi_sum_sq(*[g.as_nd_ndarray() for g in grads], num_arrays=len(grads))
-    norm = np.sqrt(sums.as_np_ndarray().sum())
-    scale = np.minimum(1.0, theta / (norm + 1e-12))
+    sums, norm, scale = clip_scale([p.grad(ctxs[0]).as_nd_ndarray() for p in params], theta)
     if monitor is not None:
-        monitor.record_step(sums.as_np_ndarray(), norm, scale)
+        monitor.record_step(sums, norm, scale)
     for c in ctxs:
         scale_here = scale.as_in_ctx(c)
         for p in params:
