@@ -208,20 +208,37 @@ def diagnostic_sentences(histories):
     return sentences
 
 
+def best_epoch(history):
+    """(the best validation perplexity, its epoch, the seconds of training up to its end)."""
+    val = history['val_ppl']
+    at = val.index(min(val)) + 1
+    return min(val), at, sum(history['seconds'][:at])
+
+
+def after_best(history, margin=0.05):
+    """What followed the best validation epoch: (pattern, best, its epoch, epochs, the last
+    validation perplexity, training perplexity at the best epoch and at the end). The
+    pattern: 'none' (the last within `margin` of the best), 'overfit' (validation up,
+    training down) or 'unstable' (both up)."""
+    val, train = history['val_ppl'], history['train_ppl']
+    best, at, _ = best_epoch(history)
+    n, end, train_then, train_end = len(val), val[-1], train[at - 1], train[-1]
+    pattern = 'none' if end <= best * (1 + margin) else \
+        'overfit' if train_end < train_then else 'unstable'
+    return pattern, best, at, n, end, train_then, train_end
+
+
 def overfitting(label, history, margin=0.05):
     """One sentence on whether validation perplexity turned up while training kept falling."""
-    val, train = history['val_ppl'], history['train_ppl']
-    best, n = min(val), len(val)
-    at = val.index(best) + 1
-    end, train_then, train_end = val[-1], train[at - 1], train[-1]
-    if end <= best * (1 + margin):
+    pattern, best, at, n, end, train_then, train_end = after_best(history, margin)
+    if pattern == 'none':
         still = (f'validation perplexity is at its best, {best:.2f}, in the last epoch'
                  if at == n else
                  f'the final validation perplexity, {end:.2f}, is within {margin:.0%} of the '
                  f'best, {best:.2f} (epoch {at})')
         return (f'Overfitting, {label}: none within {n} epochs; {still}, and training '
                 f'perplexity ends at {train_end:.2f}.')
-    if train_end < train_then:
+    if pattern == 'overfit':
         return (f'Overfitting, {label}: after epoch {at}, validation perplexity rises from '
                 f'{best:.2f} to {end:.2f} at epoch {n} while training perplexity falls from '
                 f'{train_then:.2f} to {train_end:.2f}.')
@@ -237,13 +254,6 @@ def run_label(num_layers, dropout=0):
     """(1, 0) -> '1 layer'; (2, 0) -> '2 layers'; (3, 0.5) -> '3 layers, dropout 0.5'."""
     label = '1 layer' if num_layers == 1 else f'{num_layers} layers'
     return label + (f', dropout {dropout:g}' if dropout else '')
-
-
-def best_epoch(history):
-    """(the best validation perplexity, its epoch, the seconds of training up to its end)."""
-    val = history['val_ppl']
-    at = val.index(min(val)) + 1
-    return min(val), at, sum(history['seconds'][:at])
 
 
 def best_run(histories):
@@ -295,14 +305,12 @@ def generalization_observations(section, histories, params, margin=0.05):
 
 def memorizing(history, margin=0.05):
     """Did the section's run fit its training text better while the held-out text got worse?"""
-    val, train = history['val_ppl'], history['train_ppl']
-    best, at, _ = best_epoch(history)
-    n, end, train_then, train_end = len(val), val[-1], train[at - 1], train[-1]
-    if end <= best * (1 + margin):
+    pattern, best, at, n, end, train_then, train_end = after_best(history, margin)
+    if pattern == 'none':
         return (f"Memorizing: none within the {n} epochs of the section's run: validation "
                 f'perplexity ended at {end:.2f}, within {margin:.0%} of its best, {best:.2f} '
                 f'(epoch {at}), and training perplexity at {train_end:.2f}.')
-    if train_end < train_then:
+    if pattern == 'overfit':
         return (f"Memorizing: in the section's run training perplexity fell to {train_end:.2f} "
                 f'({train_then:.2f} in epoch {at}) while validation perplexity was best at '
                 f'{best:.2f} in epoch {at} and ended at {end:.2f} (epoch {n}): after its best '
