@@ -88,6 +88,8 @@ def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, 
     (['--batch-size', '4096'], 'too few for batches of 4096 x 35'),
     (['--no-such-flag'], 'unrecognized arguments: --no-such-flag'),
     (['--optimizer', 'rmsprop'], "optimizer must be one of sgd, adam; got 'rmsprop'"),
+    (['--output-dropout', '1'], 'output_dropout must be a number in [0, 1), got 1.0'),
+    (['sweep', '--optimizer', 'nadam'], "optimizer must be one of sgd, adam; got 'nadam'"),
     (['--optimizer', 'adam', '--diagnostics'], "--diagnostics measures the SGD step's size; "
      "use it with --optimizer sgd"),
 ])
