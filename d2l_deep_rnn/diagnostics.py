@@ -54,8 +54,8 @@ class Diagnostics:
     """`train`'s monitor (see `ClippedSGD`) and plug-in: accumulates the per-step figures on
     the device and, at the end of each epoch, adds them to the history, read once."""
 
-    def __init__(self, net, params, lr, clip):
-        self.net, self.lr, self.clip = net, lr, clip
+    def __init__(self, net, params, clip):
+        self.net, self.clip = net, clip
         self.params = [p for p in params if not is_frozen(p)]  # as the clipping sees them
         owner = layer_of(net)
         # M[i, l] = 1 if parameter i belongs to layer l: per-layer sums are one product
@@ -83,10 +83,10 @@ class Diagnostics:
     def end(self, history):
         pass
 
-    def record_step(self, sums, norm, scale):
+    def record_step(self, sums, norm, scale, lr):
         """Called by `ClippedSGD` (or `grad_clipping`) before the step: `sums` holds each
         parameter's squared gradient norm, `norm` the global norm, `scale` = min(1, clip /
-        norm)."""
+        norm), `lr` the rate this step uses (after any decay)."""
         ctx = self.params[0].list_ctx()[0]
         M = self.M.as_in_ctx(ctx) if self.M.ctx != ctx else self.M
         weights = [p.data(ctx).as_nd_ndarray() for p in self.params]
@@ -94,7 +94,7 @@ class Diagnostics:
         g = np.sqrt(np.dot(sums, M))  # (L+1,): each layer's gradient norm
         w = np.sqrt(np.dot(w_sums, M))
         self.grad_norm = self.grad_norm + g
-        self.update_ratio = self.update_ratio + self.lr * scale * g / w
+        self.update_ratio = self.update_ratio + lr * scale * g / w
         self.clipped = self.clipped + (norm > self.clip)
         self.steps += 1
 

@@ -44,7 +44,7 @@ class Clipped(mx.optimizer.Optimizer):
         sums, norm, scale = clip_scale(grads, self.theta)
         ctx = weights[0].context
         if self.monitor is not None and ctx == self.monitor.params[0].list_ctx()[0]:
-            self.monitor.record_step(sums, norm, scale)
+            self.monitor.record_step(sums, norm, scale, self.learning_rate)
         self.step([indices[k] for k in trained], [weights[k] for k in trained], grads,
                   [states[k] for k in trained], [lrs[k] for k in trained],
                   [wds[k] for k in trained], scale)

@@ -37,7 +37,7 @@ def as_ctx_list(ctx):
     return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
 
 
-def grad_clipping(params, theta, ctx, monitor=None):
+def grad_clipping(params, theta, ctx, monitor=None, lr=None):
     """g <- g * min(1, theta / ||g||), the norm taken over all parameters' gradients together.
 
     With several contexts the gradients must already be summed across them (as
@@ -45,12 +45,12 @@ def grad_clipping(params, theta, ctx, monitor=None):
     scaled alike. Frozen parameters (see `gluon_model.freeze`) are left out: the norm is
     the section's parameters'. Returns the norm before clipping (a device scalar: reading
     it syncs). A `monitor` (see `diagnostics.Diagnostics`) sees each step's squared norms
-    first."""
+    first, with `lr`, the rate of the step that follows."""
     ctxs = as_ctx_list(ctx)
     params = [p for p in params if not is_frozen(p)]
     sums, norm, scale = clip_scale([p.grad(ctxs[0]).as_nd_ndarray() for p in params], theta)
     if monitor is not None:
-        monitor.record_step(sums, norm, scale)
+        monitor.record_step(sums, norm, scale, lr)
     for c in ctxs:
         scale_here = scale.as_in_ctx(c)
         for p in params:
@@ -89,7 +89,7 @@ def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, worker=ALO
         states = [state for _, state in outputs]
         autograd.backward(losses)
         worker.before_step(lambda: grad_clipping(trainer.clip_params, trainer.clip, ctxs,
-                                                 monitor))
+                                                 monitor, trainer.learning_rate))
         trainer.step(1)  # sum the gradients, clip, SGD (the loss is already a mean)
         total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * batch_tokens
         num_tokens += batch_tokens
@@ -169,7 +169,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random
         raise UsageError("diagnostics measure the SGD step's size (lr * clipped gradient); "
                          "use them with optimizer='sgd' (--optimizer sgd)")
     worker = join(kvstore)
-    monitor = Diagnostics(net, net.collect_params().values(), lr, clip) if diagnostics \
+    monitor = Diagnostics(net, net.collect_params().values(), clip) if diagnostics \
         else None
     trainer = make_trainer(net, lr, clip, worker, monitor, optimizer)
     lead = worker.rank == 0  # the one process that prints and writes

@@ -8,7 +8,8 @@ from mxnet import autograd, gluon, np
 from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params, load_data_splits, train
 from d2l_deep_rnn.convert import scratch_params
-from d2l_deep_rnn.diagnostics import KEYS, summarize
+from d2l_deep_rnn.diagnostics import KEYS, Diagnostics, summarize
+from d2l_deep_rnn.training import make_trainer
 from d2l_deep_rnn.plots import plot_diagnostics
 
 V, H, L = 7, 5, 2  # vocabulary, hidden units, layers
@@ -175,3 +176,20 @@ def test_plot_diagnostics_draws_four_panels(small_splits, tmp_path):
     assert len(fig.axes[0].lines) == 2 * 3 and len(fig.axes[2].lines) == 2 * 2
     png = (tmp_path / 'diagnostics.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 20000
+
+
+def test_the_ratio_is_the_step_at_the_rate_it_uses_after_a_decay():
+    """`--lr-decay` sets the trainer's rate between epochs: the ratio follows it (it used to
+    keep the initial rate, so a decayed run's figures were too large)."""
+    scratch = tiny_scratch('rnn')
+    expected = expected_figures(scratch)
+    monitor = Diagnostics(scratch, scratch.collect_params().values(), CLIP)
+    trainer = make_trainer(scratch, LR, CLIP, monitor=monitor)
+    trainer.set_learning_rate(LR / 4)  # as DecayOnPlateau does
+    with autograd.record():
+        Y_hat, _ = scratch(np.array(X), scratch.begin_state(3))
+        loss = gluon.loss.SoftmaxCrossEntropyLoss()(Y_hat, np.array(Y).T.reshape(-1))
+        (loss.sum() / Y.size).backward()
+    trainer.step(1)
+    onp.testing.assert_allclose(monitor.end_epoch()['update_ratio'],
+                                expected['update_ratio'] / 4, rtol=2e-5)
