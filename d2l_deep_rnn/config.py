@@ -40,6 +40,8 @@ class Config:
                                   '(0: none, as the section)')
     output_dropout: float = setting(0.0, 'dropout on the top layer\'s output before the '
                                          'output layer (0: none, as the section)')
+    weight_dropout: float = setting(0.0, 'DropConnect on each layer\'s recurrent weights '
+                                         'W_hh, one mask per batch (0: none, as the section)')
     # training: the book's SGD with gradient clipping (or Adam after the same clipping)
     optimizer: str = setting('sgd', "sgd (the book's) or adam (for held-out perplexity)")
     lr: float = setting(2.0, 'learning rate (the book\'s SGD: 1 to 2; Adam: about 0.003)')
@@ -88,6 +90,7 @@ class Config:
         check_positive_int('seed', self.seed, allow_zero=True)
         check_dropout(self.dropout)
         check_dropout(self.output_dropout, 'output_dropout')
+        check_dropout(self.weight_dropout, 'weight_dropout')
         if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, numbers.Real) \
                 or not 1 <= self.lr_decay < float('inf'):
             raise UsageError(f'lr_decay must be a number >= 1 (1: no decay), got '

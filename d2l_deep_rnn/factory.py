@@ -38,7 +38,8 @@ def new_model(name, vocab_size, config, **options):
     dropouts; not initialized yet."""
     return MODELS[name](vocab_size, config.num_hiddens, config.num_layers, config.cell,
                         config.activation, dropout=config.dropout,
-                        output_dropout=config.output_dropout, **options)
+                        output_dropout=config.output_dropout,
+                        weight_dropout=config.weight_dropout, **options)
 
 
 def build_models(config, vocab_size, ctx, names=('scratch', 'gluon')):

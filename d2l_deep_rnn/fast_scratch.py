@@ -88,11 +88,13 @@ UPDATES = {'rnn': rnn_update, 'gru': gru_update, 'lstm': lstm_update}
 
 
 def layer_by_layer(F, inputs, state, weights, num_steps, cell, activation, vocab_size,
-                   num_hiddens, num_layers, dropout=0.0, trace=None, output_dropout=0.0):
+                   num_hiddens, num_layers, dropout=0.0, trace=None, output_dropout=0.0,
+                   weight_dropout=0.0):
     """`DeepRNNScratch.forward_steps` computed layer by layer from `weights`, a dict by the
     section's names; returns the logits (T*n, vocab_size) and the new state. With
     `dropout`, each layer's output is dropped on its way up (`dropout.between_layers`);
-    with `output_dropout`, the top layer's on its way to the output layer.
+    with `output_dropout`, the top layer's on its way to the output layer; with
+    `weight_dropout`, each layer's W_h* once for all steps (`dropout.recurrent_weights`).
     With a list `trace`, appends per layer the list over steps of what can saturate
     (H_t for RNN layers, the sigmoid gates for GRU and LSTM layers)."""
     gates, h = GATES[cell], num_hiddens
@@ -101,6 +103,8 @@ def layer_by_layer(F, inputs, state, weights, num_steps, cell, activation, vocab
     final = []
     for l in range(1, num_layers + 1):
         W_xT, W_hT, b = stacked(F, weights, l, gates)
+        if weight_dropout:  # (G*h, h): every gate's W_h*, one mask for all steps
+            W_hT = dropouts.recurrent_weights(F, W_hT, weight_dropout)
         XW = F.npx.fully_connected(H, W_xT, b, num_hidden=G * h)  # (T*n, G*h): all steps
         if cell == 'gru':  # b_hh inside the reset gate's product: on HW's candidate block
             zero = F.np.zeros_like(weights[f'layer{l}_b_hh'])

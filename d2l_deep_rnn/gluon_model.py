@@ -11,21 +11,31 @@ from .config import UsageError, check_choice, check_dropout, check_positive_int,
 class LayerwiseDropout:
     """A fused layer (`rnn.RNN/GRU/LSTM`) that, given dropout, runs each of its layers as a
     fused kernel of its own and drops between them (`dropout.between_layers`), since the CPU
-    kernel ignores the dropout argument. Without dropout it is the fused layer unchanged.
+    kernel ignores the dropout argument; given `weight_dropout`, each layer's recurrent
+    weights W_hh (`h2h_weight`) are dropped once per call (`dropout.recurrent_weights`)
+    before they enter the kernel. Without either it is the fused layer unchanged.
     The parameters, their names and the state format stay those of the fused layer."""
 
+    def __init__(self, *args, weight_dropout=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._weight_dropout = weight_dropout
+
     def _forward_kernel(self, F, inputs, states, sequence_length, **kwargs):
-        if not self._dropout:
+        if not (self._dropout or self._weight_dropout):
             return super()._forward_kernel(F, inputs, states, sequence_length, **kwargs)
         H, finals = inputs, []  # H: (num_steps, batch_size, inputs), time-major
         for l in range(self._num_layers):
+            weights = {g: kwargs[f'l{l}_{g}_weight'] for g in ('i2h', 'h2h')}
+            if self._weight_dropout:  # (G*h, h): every gate's W_hh, one mask for all steps
+                weights['h2h'] = dropouts.recurrent_weights(F, weights['h2h'],
+                                                            self._weight_dropout)
             params = F.np._internal.rnn_param_concat(  # the fused kernel's packing, one layer
-                *[kwargs[f'l{l}_{g}_{t}'].reshape(-1) for t in ('weight', 'bias')
-                  for g in ('i2h', 'h2h')], dim=0)
+                *[weights[g].reshape(-1) for g in ('i2h', 'h2h')],
+                *[kwargs[f'l{l}_{g}_bias'].reshape(-1) for g in ('i2h', 'h2h')], dim=0)
             out = F.npx.rnn(H, params, *[s[l:l + 1] for s in states], state_size=self._hidden_size,
                             num_layers=1, p=0.0, state_outputs=True, mode=self._mode)
             H, finals = out[0], finals + [out[1:]]  # H: layer l's output at every step
-            if l < self._num_layers - 1:
+            if self._dropout and l < self._num_layers - 1:
                 H = dropouts.between_layers(F, H, self._dropout)
         return H, [F.np.concatenate([f[k] for f in finals], axis=0) for k in range(len(states))]
 
@@ -142,18 +152,20 @@ class DeepRNN(nn.HybridBlock):
     """
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
-                 dropout=0.0, output_dropout=0.0, **kwargs):
+                 dropout=0.0, output_dropout=0.0, weight_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=True)
         check_dropout(dropout)
         check_dropout(output_dropout, 'output_dropout')
+        check_dropout(weight_dropout, 'weight_dropout')
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation, self.dropout = cell, activation, dropout
-        self.output_dropout = output_dropout
+        self.output_dropout, self.weight_dropout = output_dropout, weight_dropout
         extra = {'activation': activation} if cell == 'rnn' else {}  # rnn.RNN defaults to relu
         with self.name_scope():
             self.rnn = DROPPING_LAYERS[cell](num_hiddens, num_layers, dropout=dropout,
+                                             weight_dropout=weight_dropout,
                                              input_size=vocab_size, **extra)
             self.dense = nn.Dense(vocab_size, in_units=num_hiddens)
         for l in range(num_layers):

@@ -42,6 +42,11 @@ class ScratchLayer(nn.HybridBlock):
     def add_param(self, name, shape, initializer):
         setattr(self, name, self.params.get(name, shape=shape, init=initializer))
 
+    def with_weights(self, weights):
+        """This layer's step with the given weights (by name) in place of its parameters:
+        (H_t^(l-1), state) -> state."""
+        return lambda X, *state: self.hybrid_forward(mx.nd, X, *state, **weights)
+
 
 class RNNLayerScratch(ScratchLayer):
     """H_t^(l) = phi(H_t^(l-1) W_xh^(l) + H_{t-1}^(l) W_hh^(l) + b_h^(l))."""
@@ -115,15 +120,16 @@ class DeepRNNScratch(nn.Block):
     """
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
-                 dropout=0.0, fast=True, output_dropout=0.0, **kwargs):
+                 dropout=0.0, fast=True, output_dropout=0.0, weight_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
         check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=False)
         check_dropout(dropout)
         check_dropout(output_dropout, 'output_dropout')
+        check_dropout(weight_dropout, 'weight_dropout')
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation, self.dropout = cell, activation, dropout
-        self.output_dropout = output_dropout
+        self.output_dropout, self.weight_dropout = output_dropout, weight_dropout
         self.fast, self._schedule = fast, FastSchedule(**self.settings())
         extra = {'activation': activation} if cell == 'rnn' else {}
         with self.name_scope():
@@ -144,10 +150,15 @@ class DeepRNNScratch(nn.Block):
         # state[k] is (L, batch_size, h); layer l's own state is (state[0][l-1], ...)
         layer_states = [tuple(s[l] for s in state) for l in range(self.num_layers)]
         W_hq, b_q = self.W_hq.data(inputs.ctx), self.b_q.data(inputs.ctx)
+        if self.weight_dropout:  # one draw of each W_h* for all of this batch's steps
+            layers = [layer.with_weights(self.batch_weights(layer, inputs.ctx))
+                      for layer in self.layers]
+        else:
+            layers = list(self.layers)
         outputs = []
         for X_t in X:  # time step t: X_t is (batch_size, vocab_size)
             H = X_t  # H_t^(0)
-            for l, layer in enumerate(self.layers):  # layer l+1 gets H_t^(l) from below
+            for l, layer in enumerate(layers):  # layer l+1 gets H_t^(l) from below
                 layer_states[l] = layer(H, *layer_states[l])
                 H = layer_states[l][0]  # H_t^(l+1), passed up and on to step t+1
                 if self.dropout and l < self.num_layers - 1:  # dropped on its way up only
@@ -157,6 +168,16 @@ class DeepRNNScratch(nn.Block):
             outputs.append(np.dot(H, W_hq) + b_q)  # O_t: (batch_size, vocab_size)
         new_state = [np.stack([s[k] for s in layer_states]) for k in range(len(state))]
         return np.concatenate(outputs, axis=0), new_state
+
+    def batch_weights(self, layer, ctx):
+        """`layer`'s parameters for one batch, with `weight_dropout` on its W_h*
+        (`dropout.recurrent_weights`)."""
+        weights = {name: p.data(ctx) for name, p in layer._reg_params.items()}
+        for name in weights:
+            if name.startswith('W_h'):
+                weights[name] = dropouts.recurrent_weights(mx, weights[name],
+                                                           self.weight_dropout)
+        return weights
 
     def forward_layers(self, inputs, state):
         """The same equations, layer by layer (`fast_scratch`). Hybridized (as `train` does by
@@ -174,7 +195,8 @@ class DeepRNNScratch(nn.Block):
     def settings(self):
         return dict(cell=self.cell, activation=self.activation, vocab_size=self.vocab_size,
                     num_hiddens=self.num_hiddens, num_layers=self.num_layers,
-                    dropout=self.dropout, output_dropout=self.output_dropout)
+                    dropout=self.dropout, output_dropout=self.output_dropout,
+                    weight_dropout=self.weight_dropout)
 
     def hybridize(self, active=True, **kwargs):
         """Hybridize the per-step layers and switch `forward_layers` to compiled graphs."""

@@ -89,6 +89,7 @@ def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, 
     (['--no-such-flag'], 'unrecognized arguments: --no-such-flag'),
     (['--optimizer', 'rmsprop'], "optimizer must be one of sgd, adam; got 'rmsprop'"),
     (['--output-dropout', '1'], 'output_dropout must be a number in [0, 1), got 1.0'),
+    (['--weight-dropout', '-0.1'], 'weight_dropout must be a number in [0, 1), got -0.1'),
     (['sweep', '--optimizer', 'nadam'], "optimizer must be one of sgd, adam; got 'nadam'"),
     (['--optimizer', 'adam', '--diagnostics'], "--diagnostics measures the SGD step's size; "
      "use it with --optimizer sgd"),

@@ -13,14 +13,12 @@ V, H, BATCH, STEPS = 28, 16, 3, 5
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 
 
-def make_pair(cell, num_layers, direction, activation='tanh', fast=False, dropout=0.0,
-              output_dropout=0.0):
-    """A DeepRNN and a DeepRNNScratch with random weights (biases included) copied across."""
+def make_pair(cell, num_layers, direction, activation='tanh', fast=False, **dropouts):
+    """A DeepRNN and a DeepRNNScratch with random weights (biases included) copied across;
+    `dropouts`: dropout, output_dropout, weight_dropout for both."""
     mx.random.seed(7)
-    fused = DeepRNN(V, H, num_layers, cell, activation, dropout=dropout,
-                    output_dropout=output_dropout)
-    scratch = DeepRNNScratch(V, H, num_layers, cell, activation, dropout=dropout, fast=fast,
-                             output_dropout=output_dropout)
+    fused = DeepRNN(V, H, num_layers, cell, activation, **dropouts)
+    scratch = DeepRNNScratch(V, H, num_layers, cell, activation, fast=fast, **dropouts)
     src, dst = (fused, scratch) if direction == 'to_scratch' else (scratch, fused)
     for net in (fused, scratch):
         net.initialize(mx.init.Normal(0.01))
@@ -447,11 +445,11 @@ def test_output_dropout_with_a_fixed_mask_falls_before_the_output_layer_alike(ce
     assert_same_pass(fused, (Y_f, state_f), scratch, (Y_s, state_s))
 
 
-def test_output_dropout_zero_is_the_model_without_it_bit_for_bit():
-    """output_dropout=0 (the default) adds no operator: logits and gradients are exactly
-    those of the model without the argument."""
+def test_output_and_weight_dropout_zero_are_the_model_without_them_bit_for_bit():
+    """output_dropout=0 and weight_dropout=0 (the defaults) add no operator: logits and
+    gradients are exactly those of the model without the arguments."""
     results = []
-    for kwargs in ({}, {'output_dropout': 0.0}):
+    for kwargs in ({}, {'output_dropout': 0.0, 'weight_dropout': 0.0}):
         mx.random.seed(3)
         net = DeepRNN(V, H, 2, 'lstm', **kwargs)
         net.initialize(mx.init.Normal(0.4))
@@ -462,8 +460,63 @@ def test_output_dropout_zero_is_the_model_without_it_bit_for_bit():
         assert (a == b).all()
 
 
+@pytest.mark.parametrize('name', ['output_dropout', 'weight_dropout'])
 @pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
-def test_invalid_output_dropout(Model):
-    with pytest.raises(ValueError, match=r'output_dropout must be a number in \[0, 1\), '
-                                         r'got 1\.0'):
-        Model(V, H, 2, output_dropout=1.0)
+def test_invalid_output_and_weight_dropout(Model, name):
+    with pytest.raises(ValueError, match=name + r' must be a number in \[0, 1\), got 1\.0'):
+        Model(V, H, 2, **{name: 1.0})
+
+
+# DropConnect on the recurrent weights W_hh (`weight_dropout`).
+
+@pytest.mark.parametrize('hybrid', [False, True], ids=['imperative', 'hybridized'])
+@pytest.mark.parametrize('num_layers', [1, 2])
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_weight_dropout_acts_in_training_only_at_every_depth(cell, num_layers, hybrid):
+    """One layer too has recurrent weights: two training passes differ, in DeepRNN on this
+    CPU too; outside training both models compute what they compute without it."""
+    plain, nets = dropping_models(cell, num_layers, weight_dropout=0.5)
+    X, state = inputs(plain)
+    reference = plain(X, state)[0]
+    for net in nets:
+        if hybrid:
+            net.hybridize()
+        assert rel_err(net(X, state)[0], reference) < 1e-5  # predict mode: no dropout
+        first, second = training_pass(net, X, state), training_pass(net, X, state)
+        assert rel_err(first, second) > 1e-2, type(net).__name__
+
+
+def fixed_weight_mask(calls):
+    """A stand-in for `dropout.recurrent_weights` with a mask fixed by each weight's value
+    (the models hold the same values in other layouts: the fused (G*h, h), the fast
+    schedule's stacked W_h*^T, the step-by-step W_h* (h, h) per gate): about a third of the
+    entries dropped, the others scaled by 1/(1-p); records its calls."""
+    def recurrent_weights(F, W, p):
+        calls.append((W.shape, p))
+        keep = (np.floor(np.abs(W) * 1e4) % 3 != 0) / (1 - p)
+        return W * keep.astype('float32')
+    return recurrent_weights
+
+
+@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
+def test_weight_dropout_with_a_fixed_mask_drops_the_same_recurrent_weights_alike(cell,
+                                                                                 monkeypatch):
+    """With a fixed mask, DeepRNN and both schedules of DeepRNNScratch drop the same entries
+    of every layer's W_hh, once per pass (not once per step) and never W_xh, and agree in
+    logits, states and gradients; nothing else is dropped."""
+    from d2l_deep_rnn import dropout
+    calls, other = [], []
+    monkeypatch.setattr(dropout, 'recurrent_weights', fixed_weight_mask(calls))
+    monkeypatch.setattr(dropout, 'between_layers', fixed_mask(other))
+    monkeypatch.setattr(dropout, 'before_output', fixed_mask(other))
+    G = GATES[cell]
+    plain, (fused, fast, steps) = dropping_models(cell, 2, weight_dropout=0.25)
+    X, state = inputs(fused)
+    Y_f, state_f = run(fused, X, state)
+    assert calls == [((G * H, H), 0.25)] * 2
+    assert rel_err(Y_f, plain(X, state)[0]) > 1e-2
+    for scratch, each in ((fast, [((G * H, H), 0.25)] * 2), (steps, [((H, H), 0.25)] * 2 * G)):
+        calls.clear()
+        Y_s, state_s = run(scratch, X, state)
+        assert calls == each and other == []
+        assert_same_pass(fused, (Y_f, state_f), scratch, (Y_s, state_s))

@@ -30,10 +30,11 @@ FORMATTER = argparse.RawDescriptionHelpFormatter
 
 COLUMNS = ('cell', 'layers', 'dropout', 'parameters', 'epochs', 'train_ppl', 'val_ppl',
            'best_val_ppl', 'best_epoch', 'best_seconds', 'tokens_per_sec', 'seconds')
-SETTINGS = ('num_hiddens', 'output_dropout', 'num_epochs', 'optimizer', 'lr', 'clip',
-            'batch_size', 'num_steps', 'max_tokens', 'val_tokens', 'seed', 'lr_decay',
+SETTINGS = ('num_hiddens', 'output_dropout', 'weight_dropout', 'num_epochs', 'optimizer', 'lr',
+            'clip', 'batch_size', 'num_steps', 'max_tokens', 'val_tokens', 'seed', 'lr_decay',
             'patience')
-BEFORE = {'optimizer': 'sgd', 'output_dropout': 0.0}  # settings of sweeps made before them
+BEFORE = {'optimizer': 'sgd', 'output_dropout': 0.0,  # settings of sweeps made before them
+          'weight_dropout': 0.0}
 
 
 def run_one(cell, num_layers, dropout, config, scratch, data, ctx, verbose):
