@@ -304,11 +304,13 @@ def dropping_models(cell, num_layers, **dropouts):
 @pytest.mark.parametrize('hybrid', [False, True], ids=['imperative', 'hybridized'])
 @pytest.mark.parametrize('num_layers', [1, 2, 3])
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
-def test_dropout_acts_between_layers_in_training_only(cell, num_layers, hybrid):
-    """L = 1: nothing to drop, even in training. L >= 2: two training passes differ, for
-    DeepRNN on this CPU too; outside training both models compute what they compute
-    without dropout (the same weights)."""
-    plain, nets = dropping_models(cell, num_layers, dropout=0.5)
+@pytest.mark.parametrize('kind', ['dropout', 'weight_dropout'])
+def test_dropout_and_weight_dropout_act_in_training_only(kind, cell, num_layers, hybrid):
+    """Dropout between layers: L = 1 has nothing to drop, even in training; L >= 2, two
+    training passes differ. Weight dropout (on W_hh): every depth has recurrent weights, so
+    two training passes differ. In DeepRNN on this CPU too; outside training both models
+    compute what they compute without dropout (the same weights)."""
+    plain, nets = dropping_models(cell, num_layers, **{kind: 0.5})
     X, state = inputs(plain)
     reference = plain(X, state)[0]
     for net in nets:
@@ -316,7 +318,7 @@ def test_dropout_acts_between_layers_in_training_only(cell, num_layers, hybrid):
             net.hybridize()
         assert rel_err(net(X, state)[0], reference) < 1e-5  # predict mode: no dropout
         first, second = training_pass(net, X, state), training_pass(net, X, state)
-        if num_layers == 1:
+        if kind == 'dropout' and num_layers == 1:
             assert rel_err(first, reference) < 1e-5 and rel_err(second, reference) < 1e-5
         else:
             assert rel_err(first, second) > 1e-2, type(net).__name__
@@ -467,24 +469,7 @@ def test_invalid_output_and_weight_dropout(Model, name):
         Model(V, H, 2, **{name: 1.0})
 
 
-# DropConnect on the recurrent weights W_hh (`weight_dropout`).
-
-@pytest.mark.parametrize('hybrid', [False, True], ids=['imperative', 'hybridized'])
-@pytest.mark.parametrize('num_layers', [1, 2])
-@pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
-def test_weight_dropout_acts_in_training_only_at_every_depth(cell, num_layers, hybrid):
-    """One layer too has recurrent weights: two training passes differ, in DeepRNN on this
-    CPU too; outside training both models compute what they compute without it."""
-    plain, nets = dropping_models(cell, num_layers, weight_dropout=0.5)
-    X, state = inputs(plain)
-    reference = plain(X, state)[0]
-    for net in nets:
-        if hybrid:
-            net.hybridize()
-        assert rel_err(net(X, state)[0], reference) < 1e-5  # predict mode: no dropout
-        first, second = training_pass(net, X, state), training_pass(net, X, state)
-        assert rel_err(first, second) > 1e-2, type(net).__name__
-
+# DropConnect on the recurrent weights W_hh (`weight_dropout`; in training only: above).
 
 def fixed_weight_mask(calls):
     """A stand-in for `dropout.recurrent_weights` with a mask fixed by each weight's value
