@@ -42,9 +42,13 @@ class ScratchLayer(nn.HybridBlock):
     def add_param(self, name, shape, initializer):
         setattr(self, name, self.params.get(name, shape=shape, init=initializer))
 
-    def with_weights(self, weights):
-        """This layer's step with the given weights (by name) in place of its parameters:
-        (H_t^(l-1), state) -> state."""
+    def with_dropped_weights(self, ctx, p):
+        """This layer's step for one batch, (H_t^(l-1), state) -> state, with its W_h*
+        dropped once for every step (`dropout.recurrent_weights`)."""
+        weights = {name: w.data(ctx) for name, w in self._reg_params.items()}
+        for name in weights:
+            if name.startswith('W_h'):
+                weights[name] = dropouts.recurrent_weights(mx, weights[name], p)
         return lambda X, *state: self.hybrid_forward(mx.nd, X, *state, **weights)
 
 
@@ -151,7 +155,7 @@ class DeepRNNScratch(nn.Block):
         layer_states = [tuple(s[l] for s in state) for l in range(self.num_layers)]
         W_hq, b_q = self.W_hq.data(inputs.ctx), self.b_q.data(inputs.ctx)
         if self.weight_dropout:  # one draw of each W_h* for all of this batch's steps
-            layers = [layer.with_weights(self.batch_weights(layer, inputs.ctx))
+            layers = [layer.with_dropped_weights(inputs.ctx, self.weight_dropout)
                       for layer in self.layers]
         else:
             layers = list(self.layers)
@@ -168,16 +172,6 @@ class DeepRNNScratch(nn.Block):
             outputs.append(np.dot(H, W_hq) + b_q)  # O_t: (batch_size, vocab_size)
         new_state = [np.stack([s[k] for s in layer_states]) for k in range(len(state))]
         return np.concatenate(outputs, axis=0), new_state
-
-    def batch_weights(self, layer, ctx):
-        """`layer`'s parameters for one batch, with `weight_dropout` on its W_h*
-        (`dropout.recurrent_weights`)."""
-        weights = {name: p.data(ctx) for name, p in layer._reg_params.items()}
-        for name in weights:
-            if name.startswith('W_h'):
-                weights[name] = dropouts.recurrent_weights(mx, weights[name],
-                                                           self.weight_dropout)
-        return weights
 
     def forward_layers(self, inputs, state):
         """The same equations, layer by layer (`fast_scratch`). Hybridized (as `train` does by
