@@ -1,33 +1,61 @@
 #!/usr/bin/env bash
-# Creates the virtual environment .venv with a Python that can run MXNet 1.9.1 (3.8 to 3.11)
-# and installs requirements.txt into it. Set PYTHON=/path/to/python3.11 to choose the Python,
-# VENV=dir to put the environment elsewhere.
+# Creates the virtual environment .venv with a Python that can run MXNet 1.9.1 (3.8 to 3.13)
+# and installs requirements.txt into it, then d2l 1.0.3 (the book's library) without its
+# pins on Python 3.12+ (see package-requirements.txt). PYTHON=/path/to/python chooses the
+# Python (else python3 if it fits, else the newest python3.X found), VENV=dir puts the
+# environment elsewhere, CUDA=117 installs MXNet's CUDA 11.7 build and CUDA's libraries
+# as wheels (cuda-requirements.txt; about 2.6 GB) instead of the CPU build.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
+CUDA=${CUDA:-}
+if [ -n "$CUDA" ] && [ "$CUDA" != 117 ]; then
+  echo "error: CUDA=$CUDA: only CUDA=117 (mxnet-cu117) installs from the registry alone:" \
+       "CUDA's libraries are there as CUDA 11.7 wheels, which any NVIDIA driver from 450.80.02" \
+       "on runs. Use CUDA=117, or no CUDA= for the CPU build." >&2
+  exit 2
+fi
 
-supported() {  # exit status 0 if "$1" is a Python 3.8 to 3.11
-  "$1" -c 'import sys; sys.exit(not (3, 8) <= sys.version_info[:2] <= (3, 11))' 2>/dev/null
+version() {  # "3.12" for a Python 3.8 to 3.13, nothing (and exit status 1) for any other
+  "$1" -c 'import sys; v = sys.version_info[:2]; ok = (3, 8) <= v <= (3, 13); ok or sys.exit(1)
+print("%d.%d" % v)' 2>/dev/null
 }
 
 python=""
-for candidate in ${PYTHON:-} python3.11 python3.10 python3.9 python3.8 python3; do
-  if command -v "$candidate" >/dev/null 2>&1 && supported "$candidate"; then
+for candidate in ${PYTHON:-python3 python3.13 python3.12 python3.11 python3.10 python3.9 python3.8}; do
+  if command -v "$candidate" >/dev/null 2>&1 && v=$(version "$candidate"); then
     python=$candidate
     break
   fi
 done
 if [ -z "$python" ]; then
-  found=$( (command -v python3 >/dev/null && python3 --version) 2>&1 || echo 'no python3')
-  echo "error: d2l-deep-rnn needs Python 3.8 to 3.11, because MXNet 1.9.1 (its last release)" \
-       "cannot run on Python 3.12 or newer; found: ${found}. Install Python 3.11" \
-       "(for example 'pyenv install 3.11' or your distribution's python3.11-venv) and run" \
-       "this again, or point PYTHON= at it." >&2
+  found=$( ("${PYTHON:-python3}" --version) 2>&1 || true)
+  echo "error: d2l-deep-rnn needs Python 3.8 to 3.13 (MXNet 1.9.1, its last release, needs" \
+       "NumPy 1.x, which ends there); found: ${found:-no python3}. Install one (for example" \
+       "'pyenv install 3.12' or your distribution's python3-venv) and run this again, or" \
+       "point PYTHON= at it." >&2
+  exit 2
+fi
+if [ "$v" = 3.13 ] && ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
+  echo "error: on Python 3.13 pip builds NumPy 1.26 from source (it has no wheel there), which" \
+       "needs a C compiler: install one (Debian/Ubuntu: apt install build-essential" \
+       "python3-dev) or use Python 3.12 or older (PYTHON=python3.12 ./setup.sh)." >&2
   exit 2
 fi
 
 echo "Creating $VENV with $python ($("$python" --version 2>&1))"
 "$python" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
+if [ "$v" = 3.13 ]; then
+  echo "Python 3.13: building NumPy 1.26.4 from source (a few minutes, once: pip caches it)"
+fi
 "$VENV/bin/python" -m pip install --quiet -r requirements.txt
+if [ "${v#3.}" -ge 12 ]; then  # d2l 1.0.3's pins have no wheels here: requirements.txt
+  "$VENV/bin/python" -m pip install --quiet --no-deps d2l==1.0.3
+fi
+if [ -n "$CUDA" ]; then  # the CUDA build replaces the CPU one (both are the module mxnet)
+  echo "CUDA 11.7: mxnet-cu117 and CUDA's libraries as wheels (about 2.6 GB)"
+  "$VENV/bin/python" -m pip uninstall --quiet --yes mxnet
+  "$VENV/bin/python" -m pip install --quiet -r cuda-requirements.txt
+fi
 echo "Installed d2l-deep-rnn into $VENV"

@@ -5,10 +5,9 @@ import os
 import sys
 import warnings
 
-if sys.version_info >= (3, 12):
-    raise ImportError('d2l-deep-rnn needs Python 3.8 to 3.11: MXNet 1.9.1 (the last release) '
-                      f'cannot run on Python {sys.version.split()[0]}; create the virtual '
-                      'environment with python3.11')
+import d2l_deep_rnn_mxnet  # noqa: E402  (imports no MXNet)
+
+d2l_deep_rnn_mxnet.install()  # before MXNet loads: what 1.9.1 needs on today's Pythons
 
 from . import threads  # noqa: E402  (imports no MXNet)
 
@@ -21,7 +20,10 @@ if os.environ.get('MXNET_USE_MKLDNN_RNN') == '0':
                   'gradients are wrong below the top layer when num_layers >= 2 '
                   '(apache/mxnet#17898); unset it', RuntimeWarning)
 
-from mxnet import npx  # noqa: E402
+try:
+    from mxnet import npx  # noqa: E402
+except OSError as error:  # libmxnet.so, or a library it needs, did not load
+    d2l_deep_rnn_mxnet.refuse(error)
 
 npx.set_np()
 if MXNET_CAME_FIRST:
