@@ -48,10 +48,11 @@ def cuda_library_dirs(paths=None):
     """The lib folders of the installed nvidia-*-cu11 wheels (site-packages/nvidia/*/lib)."""
     dirs = []
     for entry in sys.path if paths is None else paths:
-        nvidia = os.path.join(entry or '.', 'nvidia')
+        nvidia = os.path.realpath(os.path.join(entry or '.', 'nvidia'))
         if os.path.isdir(nvidia):
-            dirs += sorted(os.path.join(nvidia, name, 'lib') for name in os.listdir(nvidia)
-                           if os.path.isdir(os.path.join(nvidia, name, 'lib')))
+            dirs += [d for d in sorted(os.path.join(nvidia, name, 'lib')
+                                       for name in os.listdir(nvidia))
+                     if os.path.isdir(d) and d not in dirs]
     return dirs
 
 

@@ -70,5 +70,7 @@ def test_the_wheel_installs_and_trains_from_any_folder(wheel, tmp_path, data_dir
     here.mkdir()
     ours = one_epoch(sys.executable, here, data_dir)
     for model in ('scratch', 'gluon'):
-        assert installed[model]['history']['train_ppl'] == ours[model]['history']['train_ppl']
-        assert installed[model]['history']['val_ppl'] == ours[model]['history']['val_ppl']
+        assert installed['models'][model]['history']['train_ppl'] == \
+            ours['models'][model]['history']['train_ppl']
+        assert installed['models'][model]['history']['val_ppl'] == \
+            ours['models'][model]['history']['val_ppl']

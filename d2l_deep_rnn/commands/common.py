@@ -57,8 +57,11 @@ def parse_ctx(text):
         raise UsageError(f"--ctx must be auto, cpu, gpu, cpu:N or gpu:N; got {text!r}")
     index = int(index or 0)
     if kind == 'gpu' and index >= mx.context.num_gpus():
-        raise UsageError(f'--ctx {text}: MXNet sees {mx.context.num_gpus()} GPU(s); install a '
-                         f'CUDA build (for example mxnet-cu112) or use --ctx cpu')
+        fix = ('check the GPU with nvidia-smi' if mx.runtime.Features().is_enabled('CUDA') else
+               "this MXNet is the CPU build: CUDA=117 ./setup.sh installs the CUDA build "
+               "(README, 'A GPU')")
+        raise UsageError(f'--ctx {text}: MXNet sees {mx.context.num_gpus()} GPU(s); {fix}, '
+                         f'or use --ctx cpu')
     return mx.gpu(index) if kind == 'gpu' else mx.cpu(index)
 
 
