@@ -4,7 +4,7 @@
 # pins on Python 3.12+ (see package-requirements.txt). PYTHON=/path/to/python chooses the
 # Python (else python3 if it fits, else the newest python3.X found), VENV=dir puts the
 # environment elsewhere, CUDA=117 installs MXNet's CUDA 11.7 build and CUDA's libraries
-# as wheels (cuda-requirements.txt; about 2.6 GB) instead of the CPU build.
+# as wheels (cuda-requirements.txt; 3.4 GB installed) instead of the CPU build.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
@@ -54,7 +54,7 @@ if [ "${v#3.}" -ge 12 ]; then  # d2l 1.0.3's pins have no wheels here: requireme
   "$VENV/bin/python" -m pip install --quiet --no-deps d2l==1.0.3
 fi
 if [ -n "$CUDA" ]; then  # the CUDA build replaces the CPU one (both are the module mxnet)
-  echo "CUDA 11.7: mxnet-cu117 and CUDA's libraries as wheels (about 2.6 GB)"
+  echo "CUDA 11.7: mxnet-cu117 and CUDA's libraries as wheels (3.4 GB installed)"
   "$VENV/bin/python" -m pip uninstall --quiet --yes mxnet
   "$VENV/bin/python" -m pip install --quiet -r cuda-requirements.txt
 fi
