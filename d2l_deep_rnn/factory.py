@@ -32,8 +32,8 @@ def ensure_initialized(net, ctx):
 
 def is_initialized(param):
     """True once `param` holds its arrays, on whichever contexts. (Gluon 1.9.1 has no public
-    test: `param.data()` also fails for an initialized parameter that is not on the
-    default context cpu(0), as on [gpu(0), gpu(1)].)"""
+    test; `param.data()` also fails for an initialized parameter with several copies, none
+    on the default context cpu(0), as on [gpu(0), gpu(1)].)"""
     return param._data is not None
 
 
