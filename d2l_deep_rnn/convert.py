@@ -64,7 +64,7 @@ def scratch_view(net, grad=False):
     A scratch bias b_g is i2h_bias[g] + h2h_bias[g]; its gradient is i2h_bias's
     (h2h_bias and b_hh are frozen: their gradients are never used).
     """
-    get = (lambda p: p.grad()) if grad else (lambda p: p.data())
+    get = (lambda p: p.list_grad()[0]) if grad else (lambda p: p.list_data()[0])  # any copy
     h, fused = net.num_hiddens, fused_params(net)
     out = {}
     for i in range(net.num_layers):
@@ -88,7 +88,7 @@ def scratch_view(net, grad=False):
 def fused_view(net):
     """A `DeepRNNScratch`'s weights in MXNet's fused layout, by `fused_params` name
     (all of a gate's bias goes to i2h_bias; h2h_bias is zero but for the GRU's b_hh)."""
-    scratch = {name: p.data() for name, p in scratch_params(net).items()}
+    scratch = {name: p.list_data()[0] for name, p in scratch_params(net).items()}
     out = {}
     gates = FUSED_GATE_ORDER[net.cell]
     for i in range(net.num_layers):

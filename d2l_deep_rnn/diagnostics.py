@@ -88,7 +88,9 @@ class Diagnostics:
         parameter's squared gradient norm, `norm` the global norm, `scale` = min(1, clip /
         norm), `lr` the rate this step uses (after any decay)."""
         ctx = self.params[0].list_ctx()[0]
-        M = self.M.as_in_ctx(ctx) if self.M.ctx != ctx else self.M
+        if self.M.ctx != ctx:  # moved once, to the device the step is measured on
+            self.M = self.M.as_in_ctx(ctx)
+        M = self.M
         weights = [p.data(ctx).as_nd_ndarray() for p in self.params]
         w_sums = mx.nd.multi_sum_sq(*weights, num_arrays=len(weights)).as_np_ndarray()
         g = np.sqrt(np.dot(sums, M))  # (L+1,): each layer's gradient norm

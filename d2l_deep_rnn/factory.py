@@ -24,13 +24,17 @@ def ensure_initialized(net, ctx):
     """Initialize as the book does (weights N(0, 0.01^2), biases 0) unless the weights are
     already set (for example copied with `copy_params`); then just move them to `ctx`."""
     params = net.collect_params()
-    try:
-        for p in params.values():
-            p.data()
-    except RuntimeError:  # not initialized yet
+    if not all(is_initialized(p) for p in params.values()):
         net.initialize(init.Normal(0.01), ctx=ctx, force_reinit=True)
         return
     params.reset_ctx(ctx)
+
+
+def is_initialized(param):
+    """True once `param` holds its arrays, on whichever contexts. (Gluon 1.9.1 has no public
+    test; `param.data()` also fails for an initialized parameter with several copies, none
+    on the default context cpu(0), as on [gpu(0), gpu(1)].)"""
+    return param._data is not None
 
 
 def new_model(name, vocab_size, config, **options):

@@ -242,7 +242,7 @@ class BestValidation(Plugin):
             self.put_back(now)
 
     def copy_weights(self):
-        return {name: p.data().copy() for name, p in self.net.collect_params().items()}
+        return {name: p.list_data()[0].copy() for name, p in self.net.collect_params().items()}
 
     def put_back(self, weights):
         for name, p in self.net.collect_params().items():

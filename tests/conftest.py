@@ -69,3 +69,38 @@ def run_cli():
         return subprocess.run([sys.executable, '-m', 'd2l_deep_rnn', *args], cwd=REPO,
                               capture_output=True, text=True, timeout=timeout, **kwargs)
     return run
+
+
+@pytest.fixture(params=['cpu1', 'cpu1+cpu2'])
+def devices(request):
+    """cpu(1) standing in for a GPU, then [cpu(1), cpu(2)] for two: neither holds cpu(0), the
+    default context, so an array or a `p.data()` that falls back to it shows."""
+    import mxnet as mx
+    return mx.cpu(1) if request.param == 'cpu1' else [mx.cpu(1), mx.cpu(2)]
+
+
+def check_on_devices(net, ctx, trainer=None):
+    """Every parameter and gradient of `net` has one copy on each context of `ctx` (one or a
+    list) and none elsewhere; a forward pass on each gives outputs and states there; with
+    `trainer`, every optimizer state lives on its updater's context."""
+    import mxnet as mx
+    from mxnet import np
+    ctxs = list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+    for p in net.collect_params().values():
+        assert p.list_ctx() == ctxs, p.name
+        assert [a.ctx for a in p.list_data()] == [g.ctx for g in p.list_grad()] == ctxs, p.name
+    for c in ctxs:
+        Y, state = net(np.zeros((2, 3), dtype='int32', ctx=c), net.begin_state(2, ctx=c))
+        assert [a.ctx for a in (Y, *state)] == [c] * (1 + len(state))
+    if trainer is not None:
+        for updater, c in zip(trainer._updaters, ctxs):
+            assert updater.states, 'no optimizer state yet'
+            for state in updater.states.values():
+                arrays = state if isinstance(state, (tuple, list)) else [state]
+                assert all(isinstance(a, mx.nd.NDArray) and a.ctx == c for a in arrays)
+
+
+@pytest.fixture(scope='session')
+def on_devices():
+    """on_devices(net, ctx, trainer=None): assert that all of `net` lives on `ctx`."""
+    return check_on_devices

@@ -89,6 +89,18 @@ def test_missing_damaged_and_truncated_checkpoints(splits, tmp_path):
         read_meta(str(tmp_path))
 
 
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+def test_load_model_onto_devices_without_cpu0(splits, tmp_path, Model, devices, on_devices):
+    """A checkpoint loads onto cpu(1), or [cpu(1), cpu(2)] (no cpu(0): as on GPUs), every
+    copy holding the saved weights and computing there."""
+    saved = fresh(Model, 0)
+    run(splits, saved, 1, tmp_path)
+    net, _ = load_model(str(tmp_path), devices)
+    on_devices(net, devices)
+    for (name, p), q in zip(saved.collect_params().items(), net.collect_params().values()):
+        assert all((a.asnumpy() == p.data().asnumpy()).all() for a in q.list_data()), name
+
+
 def test_divergence_keeps_the_last_good_checkpoint(splits, tmp_path):
     net = fresh(DeepRNN, 0, cell='rnn', activation='relu')
     run(splits, net, 2, tmp_path)

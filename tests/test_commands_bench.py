@@ -123,3 +123,29 @@ def test_bench_bad_value_is_one_line(tmp_path, flag, value, message, repo):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip() == f'error: {message}'
+
+
+def test_the_bound_row_feeds_the_model_on_its_device(monkeypatch, data_dir, on_devices):
+    """Row (j) on cpu(1), standing in for a GPU: the batches, on the host as the child
+    process reads them, reach the model on its device (the hybridized model refuses inputs
+    on two contexts)."""
+    import mxnet as mx
+    from d2l_deep_rnn import Config, load_data_time_machine
+    train_iter, vocab = load_data_time_machine(4, 5, max_tokens=200, data_dir=data_dir)
+    batches = [(X.as_in_ctx(mx.cpu(0)), Y.as_in_ctx(mx.cpu(0))) for X, Y in train_iter]
+    nets, seen = [], []
+
+    def spied(*args, **kwargs):
+        net = bench_build_model(*args, **kwargs)
+        forward = net.forward
+        net.forward = lambda X, state: seen.append([X.ctx] + [s.ctx for s in state]) or \
+            forward(X, state)
+        nets.append(net)
+        return net
+    bench_build_model = bench.build_model
+    monkeypatch.setattr(bench, 'build_model', spied)
+    config = Config.small(num_hiddens=8)
+    seconds, ppl = bench.forward_backward_row(config, len(vocab), batches, mx.cpu(1), 2)
+    assert len(seconds) == 2 and ppl[0] == ppl[1] and 1 < ppl[0] < 2 * len(vocab)
+    assert len(seen) == 2 * len(batches) and {c for ctxs in seen for c in ctxs} == {mx.cpu(1)}
+    on_devices(nets[0], mx.cpu(1))

@@ -204,3 +204,29 @@ def test_empty_corpus_from_the_command_line(tmp_path, run_cli):
     assert result.returncode == 2 and 'timemachine.txt is empty' in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / 'out' / 'summary.json').exists()
+
+
+def test_devices_without_cpu0_train_resume_and_generate(tmp_path, data_args, run_cli):
+    """--ctx cpu:1,cpu:2 (no cpu(0), the default context: as --ctx gpu:0,gpu:1), stopped
+    after epoch 2 and resumed to 3, ends as the same run on one CPU; generate loads the
+    checkpoint onto cpu(1)."""
+    args = [*TINY, '--save-every', '1', *data_args]
+    one = run_cli(*args, '--epochs', '3', '--ctx', 'cpu', '--out', str(tmp_path / 'one'))
+    assert one.returncode == 0, one.stderr
+    ck = str(tmp_path / 'ck')
+    for epochs, flag in (('2', '--save'), ('3', '--resume')):
+        two = run_cli(*args, '--epochs', epochs, '--ctx', 'cpu:1,cpu:2', flag, ck, '--out',
+                      str(tmp_path / 'two'))
+        assert two.returncode == 0, two.stderr
+    a = json.loads((tmp_path / 'one' / 'summary.json').read_text())
+    b = json.loads((tmp_path / 'two' / 'summary.json').read_text())
+    assert b['ctx'] == '[cpu(1), cpu(2)]'
+    for name in ('scratch', 'gluon'):
+        history, expected = b['models'][name]['history'], a['models'][name]['history']
+        assert history['epochs'] == 3
+        for key in ('train_ppl', 'val_ppl'):
+            assert history[key] == pytest.approx(expected[key], rel=1e-5)
+    greedy = run_cli('generate', '--from', ck, '--ctx', 'cpu:1', '--num-chars', '30')
+    assert greedy.returncode == 0, greedy.stderr
+    sample = a['models']['gluon']['sample']  # (a tiny model's: spaces count)
+    assert greedy.stdout.rstrip('\n') == sample[:len('time traveller') + 30]

@@ -47,3 +47,23 @@ def test_bad_prefix_and_temperature(nets):
         predict('!!! 42', 5, net, vocab)
     with pytest.raises(UsageError, match='temperature must be >= 0'):
         predict('the', 5, net, vocab, temperature=-1)
+
+
+@pytest.mark.parametrize('which', ['gluon', 'scratch'])
+def test_predict_runs_on_the_models_devices(nets, which, devices, monkeypatch):
+    """A model on cpu(1), or on [cpu(1), cpu(2)] (no cpu(0): as on GPUs), predicts on its
+    first device, every input and state there, the same text as on cpu(0)."""
+    net0, scratch0, vocab = nets
+    ref = net0 if which == 'gluon' else scratch0
+    net = type(ref)(len(vocab), 32, 2, 'lstm')
+    net.initialize(ctx=devices)
+    for p, q in zip(ref.collect_params().values(), net.collect_params().values()):
+        q.set_data(p.data())
+    first, seen = (devices if isinstance(devices, list) else [devices])[0], []
+    forward = net.forward
+    monkeypatch.setattr(net, 'forward', lambda X, state: seen.append(
+        [X.ctx] + [s.ctx for s in state]) or forward(X, state))
+    for options in ({}, {'temperature': 0.8, 'seed': 3}):
+        assert predict('time traveller', 30, net, vocab, **options) == \
+            predict('time traveller', 30, ref, vocab, **options)
+    assert len(seen) == 2 * 31 and all(ctx == first for ctxs in seen for ctx in ctxs)

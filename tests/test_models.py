@@ -212,6 +212,34 @@ def test_invalid_arguments_raise_value_error_naming_them(Model, kwargs, words):
         Model(**args)
 
 
+@pytest.mark.parametrize('direction', ['to_scratch', 'to_fused'])
+@pytest.mark.parametrize('cell', ['gru', 'lstm'])
+def test_copy_params_off_the_default_context(cell, direction, devices, on_devices):
+    """Both models on cpu(1), or on [cpu(1), cpu(2)] (no cpu(0): as on GPUs): copy_params
+    reads and writes there, and on each device the two compute what they do on cpu(0)."""
+    fused0, scratch0 = make_pair(cell, 2, direction, fast=True)  # the reference, on cpu(0)
+    fused, scratch = DeepRNN(V, H, 2, cell), DeepRNNScratch(V, H, 2, cell)
+    for net in (fused, scratch):
+        net.initialize(ctx=devices)
+    (src0, src, dst) = (fused0, fused, scratch) if direction == 'to_scratch' else \
+        (scratch0, scratch, fused)
+    for p, q in zip(src0.collect_params().values(), src.collect_params().values()):
+        q.set_data(p.data())
+    copy_params(src, dst)
+    X, state = inputs(fused0)
+    Y0, state0 = run(fused0, X, state)
+    for c in (devices if isinstance(devices, list) else [devices]):
+        for net in (fused, scratch):
+            Y, new_state = run(net, X.as_in_ctx(c), [s.as_in_ctx(c) for s in state])
+            assert Y.ctx == c and rel_err(Y, Y0) < 1e-5
+            assert all(s.ctx == c and rel_err(s, s0) < 1e-5 for s, s0 in zip(new_state, state0))
+    expected = scratch_view(fused, grad=True)  # each device ran the same batch
+    for name, p in scratch_params(scratch).items():
+        assert is_frozen(p) or all(rel_err(g, expected[name]) < 1e-5 for g in p.list_grad())
+    on_devices(fused, devices)
+    on_devices(scratch, devices)
+
+
 def test_invalid_dropout_and_mismatched_copy():
     for Model in (DeepRNN, DeepRNNScratch):
         for p in (1.0, -0.1, '0.5'):

@@ -101,14 +101,17 @@ def test_grad_clipping_scales_by_the_global_norm(theta, clipped):
         onp.testing.assert_allclose(p.grad().asnumpy(), g * scale, rtol=1e-5, atol=1e-12)
 
 
+@pytest.mark.parametrize('contexts', [(mx.cpu(0), [mx.cpu(0), mx.cpu(1)]),
+                                      (mx.cpu(1), [mx.cpu(1), mx.cpu(2)])],
+                         ids=['cpu0+cpu1', 'cpu1+cpu2'])
 @pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
-def test_two_cpu_contexts_take_the_single_device_step(data_dir, Model):
-    """Data parallel on cpu(0) and cpu(1): rows split 3 + 4, gradients summed by the Trainer,
-    clipped once: the first epoch's loss and the updated weights equal one device's."""
+def test_two_cpu_contexts_take_the_single_device_step(data_dir, Model, contexts):
+    """Data parallel on two CPU contexts: rows split 3 + 4, gradients summed by the Trainer,
+    clipped once: the first epoch's loss and the updated weights equal one device's. Also
+    without cpu(0), the default context (as on GPUs)."""
     import numpy as onp
     train_iter, val_iter, vocab = load_data_splits(7, 10, max_tokens=2000, val_tokens=1000,
                                                    data_dir=data_dir)
-    contexts = (mx.cpu(0), [mx.cpu(0), mx.cpu(1)])
     one, two = Model(len(vocab), 16, 2, 'lstm'), Model(len(vocab), 16, 2, 'lstm')
     for net, ctx in zip((one, two), contexts):
         net.initialize(mx.init.Normal(0.1), ctx=ctx)
@@ -116,14 +119,90 @@ def test_two_cpu_contexts_take_the_single_device_step(data_dir, Model):
         q.set_data(p.data())  # the same initial weights on every device
     h1, h2 = (train(net, train_iter, vocab, 1.0, 2, ctx, val_iter=val_iter, seed=4,
                     verbose=False) for net, ctx in zip((one, two), contexts))
-    assert h2['ctx'] == '[cpu(0), cpu(1)]'
+    assert h2['ctx'] == str(contexts[1])
     assert h2['train_ppl'] == pytest.approx(h1['train_ppl'], rel=1e-5)
     assert h2['val_ppl'] == pytest.approx(h1['val_ppl'], rel=1e-5)
     for p, q in zip(one.collect_params().values(), two.collect_params().values()):
         expected = p.data().asnumpy()
         assert float(onp.abs(expected).max()) > 0 or is_frozen(p)
-        for c in (mx.cpu(0), mx.cpu(1)):
+        for c in contexts[1]:
             onp.testing.assert_allclose(q.data(c).asnumpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def twins(Model, vocab, ctx):
+    """Two models with the same weights: one on cpu(0), the other on `ctx`."""
+    set_seed(2)
+    ref, net = Model(len(vocab), 16, 2, 'lstm'), Model(len(vocab), 16, 2, 'lstm')
+    ref.initialize(mx.init.Normal(0.1), ctx=mx.cpu(0))
+    net.initialize(ctx=ctx)
+    for p, q in zip(ref.collect_params().values(), net.collect_params().values()):
+        q.set_data(p.data())
+    return ref, net
+
+
+def copies(net):
+    """Every copy of every parameter, as NumPy arrays."""
+    return [a.asnumpy() for p in net.collect_params().values() for a in p.list_data()]
+
+
+def assert_same_weights(net, ref):
+    """Each copy of each of `net`'s parameters equals `ref`'s (one copy, on cpu(0))."""
+    import numpy as onp
+    for p, q in zip(ref.collect_params().values(), net.collect_params().values()):
+        for a in q.list_data():
+            onp.testing.assert_allclose(a.asnumpy(), p.data().asnumpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
+def test_training_off_the_default_context_equals_training_on_it(Model, devices, data_dir,
+                                                                 tmp_path, monkeypatch,
+                                                                 on_devices):
+    """On cpu(1) and on [cpu(1), cpu(2)] (neither has cpu(0): as on GPUs), with keep_best,
+    diagnostics and checkpoints, stopped after epoch 2 and resumed into an uninitialized
+    model: the run equals one on cpu(0), and the model, its gradients, outputs, states and
+    optimizer state all live on the devices. A second train() continues from the weights."""
+    import numpy as onp
+    from d2l_deep_rnn import training
+    train_iter, val_iter, vocab = load_data_splits(7, 10, max_tokens=2000, val_tokens=1000,
+                                                   data_dir=data_dir)
+    trainers = []
+    make_trainer = training.make_trainer
+    monkeypatch.setattr(training, 'make_trainer',
+                        lambda *args, **kw: trainers.append(make_trainer(*args, **kw)) or
+                        trainers[-1])
+    options = dict(val_iter=val_iter, seed=4, verbose=False, keep_best=True, diagnostics=True,
+                   save_every=1)
+    ref, net = twins(Model, vocab, devices)
+    expected = train(ref, train_iter, vocab, 1.0, 3, mx.cpu(0), save_dir=str(tmp_path / 'ref'),
+                     **options)
+    folder = str(tmp_path / 'dev')
+    train(net, train_iter, vocab, 1.0, 2, devices, save_dir=folder, **options)
+    net = Model(len(vocab), 16, 2, 'lstm')  # uninitialized: everything comes from disk
+    history = train(net, train_iter, vocab, 1.0, 3, devices, save_dir=folder, resume=True,
+                    **options)
+    assert history['ctx'] == str(devices) and history['epochs'] == 3
+    assert history['best_epoch'] == expected['best_epoch']
+    keys = ['train_ppl', 'val_ppl', 'grad_norm', 'update_ratio', 'clip_fraction']
+    if not isinstance(devices, list):  # (with several devices: the first one's rows only)
+        keys.append('saturation')
+    for key in keys:
+        assert onp.array(history[key]) == pytest.approx(onp.array(expected[key]), rel=1e-5)
+    assert_same_weights(net, ref)  # the best epoch's, on every device
+    on_devices(net, devices)
+    first = training.as_ctx_list(devices)[0]
+    assert evaluate_perplexity(net, val_iter, first) == \
+        pytest.approx(expected['best_val_ppl'], rel=1e-6)
+    # a second train() starts from the trained weights, not new ones (0 epochs: just that)
+    trained = copies(net)
+    train(net, train_iter, vocab, 1.0, 0, devices, seed=5, verbose=False)
+    assert all((a == b).all() for a, b in zip(copies(net), trained))
+    # and with Adam as on cpu(0), its moments on each device
+    again, expected = (train(model, train_iter, vocab, 0.01, 1, ctx, val_iter=val_iter, seed=5,
+                             verbose=False, optimizer='adam')
+                       for model, ctx in ((net, devices), (ref, mx.cpu(0))))
+    assert again['train_ppl'] == pytest.approx(expected['train_ppl'], rel=1e-5)
+    assert_same_weights(net, ref)
+    on_devices(net, devices, trainers[-2])
 
 
 def test_worker_rows_are_contiguous_blocks_covering_the_batch():

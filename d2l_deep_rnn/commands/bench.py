@@ -168,6 +168,7 @@ def forward_backward_row(config, vocab_size, batches, ctx, epochs):
         for X, Y in batches:
             state = net.begin_state(X.shape[0], ctx) if state is None else \
                 [s.detach() for s in state]
+            X, Y = X.as_in_ctx(ctx), Y.as_in_ctx(ctx)  # on the model's device, as in `train`
             with autograd.record():
                 y_hat, state = net(X, state)
                 l = loss(y_hat, Y.T.reshape(-1)).sum() / Y.size
