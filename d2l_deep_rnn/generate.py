@@ -4,7 +4,7 @@ import re
 import numpy as onp
 from mxnet import np, npx
 
-from .config import UsageError
+from .config import UsageError, check_seed
 from .gluon_model import net_ctx
 
 PREFIX = 'time traveller'  # the prompt of the samples the commands print
@@ -28,6 +28,8 @@ def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None)
                          f'"time traveller"')
     if not temperature >= 0:
         raise UsageError(f'temperature must be >= 0, got {temperature!r}')
+    if seed is not None:
+        check_seed(seed)
     ctx = ctx if ctx is not None else net_ctx(net)
     rng = onp.random.RandomState(seed)
     outputs = [vocab[c] for c in text]

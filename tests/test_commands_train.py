@@ -87,6 +87,8 @@ def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, 
     (['--ctx', 'cpu:0,cpu:0'], '--ctx cpu:0,cpu:0 names a device twice'),
     (['--batch-size', '4096'], 'too few for batches of 4096 x 35'),
     (['--no-such-flag'], 'unrecognized arguments: --no-such-flag'),
+    (['--seed', '1180591620717411303424'], 'seed must be between 0 and 2**32 - 1 '
+     '(4294967295), got 1180591620717411303424'),
     (['--optimizer', 'rmsprop'], "optimizer must be one of sgd, adam; got 'rmsprop'"),
     (['--output-dropout', '1'], 'output_dropout must be a number in [0, 1), got 1.0'),
     (['--weight-dropout', '-0.1'], 'weight_dropout must be a number in [0, 1), got -0.1'),
@@ -188,6 +190,8 @@ def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, data_args, run_c
 @pytest.mark.parametrize('args, words', [
     (['generate', '--from', '/nonexistent'], 'no checkpoint in /nonexistent'),
     (['generate', '--from', '.', '--num-chars', '0'], '--num-chars must be a positive integer'),
+    (['generate', '--from', '.', '--seed', str(2**70), '--temperature', '1'],
+     '--seed must be between 0 and 2**32 - 1'),
     (['--save-every', '0'], '--save-every must be a positive integer'),
     (['--save', 'a', '--resume', 'b'], '--resume DIR keeps saving into DIR'),
 ])

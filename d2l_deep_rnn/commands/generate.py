@@ -3,7 +3,7 @@ import argparse
 import os
 
 from .. import checkpoint
-from ..config import check_positive_int
+from ..config import check_positive_int, check_seed
 from ..generate import PREFIX, predict
 from .common import one_line_errors, parse_ctx
 
@@ -27,6 +27,8 @@ def add_arguments(parser):
 @one_line_errors
 def run(args):
     check_positive_int('--num-chars', args.num_chars)
+    if args.seed is not None:
+        check_seed(args.seed, '--seed')
     folder = args.folder
     if not os.path.isfile(os.path.join(folder, checkpoint.META)) and \
             os.path.isdir(os.path.join(folder, args.model)):
