@@ -10,7 +10,7 @@ import sys
 import mxnet as mx
 
 from ..config import Config, UsageError
-from ..files import atomic_write_bytes
+from ..files import new_temporary
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -63,11 +63,12 @@ def parse_ctx(text):
 
 
 def prepare_out_dir(path, flag='--out'):
-    """Create the output folder and prove it is writable before hours of training."""
+    """Create the output folder and prove it is writable before hours of training. Runs and
+    workers may do it at once: makedirs(exist_ok=True) copes with a folder made meanwhile,
+    and each probe file has a name of its own (a fixed one, deleted by another, failed)."""
     try:
         os.makedirs(path, exist_ok=True)
-        atomic_write_bytes(os.path.join(path, '.write-test'), b'')
-        os.remove(os.path.join(path, '.write-test'))
+        os.remove(new_temporary(os.path.join(path, '.write-test')))
     except OSError as e:
         raise UsageError(f'cannot write to the output folder {path} ({e.strerror}); '
                          f'choose another with {flag}') from None
