@@ -1,10 +1,12 @@
 """What every command shares: the parser that fails in one line, flags generated from
-`Config`'s fields, `--ctx`, the output folder check, and the one-line ending of a
-`UsageError` (exit status 2)."""
+`Config`'s fields, `--ctx`, the output folder check, the one-line ending of a
+`UsageError` (exit status 2), and SIGTERM handled as Ctrl-C."""
 import argparse
+import contextlib
 import dataclasses
 import functools
 import os
+import signal
 import sys
 
 import mxnet as mx
@@ -84,3 +86,28 @@ def one_line_errors(run):
             print(f'error: {e}', file=sys.stderr)
             return 2
     return wrapper
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, as Ctrl-C raises KeyboardInterrupt."""
+    signum = signal.SIGTERM
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c():
+    """Within the block, SIGTERM (kill, a job scheduler's stop) raises `Terminated`, so the
+    command ends as after Ctrl-C: the atomic writer drops its temporary file, the last
+    checkpoint stays, and one line says so."""
+    def terminate(signum, frame):
+        raise Terminated()
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted(e):
+    """(signal name, exit status 128 + its number) of a KeyboardInterrupt or `Terminated`."""
+    signum = getattr(e, 'signum', signal.SIGINT)
+    return signal.Signals(signum).name, 128 + signum
