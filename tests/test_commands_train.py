@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from conftest import fill
 from d2l_deep_rnn.commands import main
 
 TINY = ['--epochs', '2', '--num-hiddens', '16', '--batch-size', '8', '--num-steps', '10',
@@ -207,3 +208,76 @@ def test_empty_corpus_from_the_command_line(tmp_path, run_cli):
     assert result.returncode == 2 and 'timemachine.txt is empty' in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / 'out' / 'summary.json').exists()
+
+
+def one_line(result):
+    """The single stderr line of a run that must end in one (exit status 2)."""
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and 'Traceback' not in result.stderr
+    return result.stderr.strip()
+
+
+def test_save_refuses_another_runs_checkpoint_unless_overwrite(tmp_path, data_args, run_cli):
+    ck, out = tmp_path / 'ck', ['--out', str(tmp_path / 'out')]
+    assert run_cli(*TINY, *out, '--save', str(ck), *data_args).returncode == 0
+    before = {p: p.read_bytes() for p in ck.rglob('*') if p.is_file()}
+    other = run_cli(*TINY, '--cell', 'gru', *out, '--save', str(ck), *data_args)
+    assert one_line(other) == (f'error: {ck}/scratch already holds a checkpoint; use --resume '
+                               f'{ck} to continue it, or another --save folder, or remove it '
+                               f'(or give --overwrite to replace it)')
+    assert {p: p.read_bytes() for p in ck.rglob('*') if p.is_file()} == before  # untouched
+    replaced = run_cli(*TINY, '--cell', 'gru', *out, '--save', str(ck), '--overwrite',
+                       *data_args)
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads((ck / 'gluon' / 'meta.json').read_text())['cell'] == 'gru'
+
+
+def test_resume_refuses_a_folder_without_a_checkpoint(tmp_path, data_args, run_cli):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    result = run_cli(*TINY, '--out', str(tmp_path / 'out'), '--resume', str(empty), *data_args)
+    assert one_line(result) == (f'error: no checkpoint to resume in {empty} (no scratch/'
+                                f'meta.json); train with --save {empty} first, or point '
+                                f'--resume at the folder that --save wrote')
+    assert os.listdir(empty) == [] and not (tmp_path / 'out' / 'summary.json').exists()
+
+
+def test_resume_from_a_truncated_params_file_names_it(tmp_path, data_args, run_cli):
+    ck, out = tmp_path / 'ck', ['--out', str(tmp_path / 'out')]
+    assert run_cli(*TINY, *out, '--save', str(ck), *data_args).returncode == 0
+    params = ck / 'scratch' / 'params-2.params'
+    params.write_bytes(params.read_bytes()[:200])
+    result = run_cli(*TINY, '--epochs', '3', *out, '--resume', str(ck), *data_args)
+    assert one_line(result) == (f'error: {params} is damaged (MXNet cannot read it: '
+                                f'truncated, or not written by --save); delete the folder and '
+                                f'train again')
+
+
+def test_out_on_a_full_disk_names_the_file(full_disk, tmp_path, data_args, run_cli):
+    """A real full 64 KiB tmpfs: the folder's probe (an empty file) passes, the plot does
+    not fit; one line, nothing half-written, the checkpoints elsewhere kept."""
+    fill(full_disk)
+    ck = tmp_path / 'ck'
+    result = run_cli(*TINY, '--out', str(full_disk), '--save', str(ck), *data_args)
+    assert one_line(result) == (f'error: cannot write {full_disk}/perplexity.png (No space '
+                                f'left on device); it was left as it was: free some space')
+    assert os.listdir(full_disk) == ['filler']
+    assert json.loads((ck / 'gluon' / 'meta.json').read_text())['epoch'] == 2
+
+
+def test_save_into_a_read_only_folder(read_only_dir, tmp_path, data_args, run_cli):
+    result = run_cli(*TINY, '--out', str(tmp_path / 'out'), '--save', str(read_only_dir),
+                     *data_args)
+    assert one_line(result) == (f'error: cannot write to the output folder {read_only_dir} '
+                                f'(Read-only file system); choose another with --save')
+
+
+def test_out_without_write_permission(tmp_path, data_args, run_cli, as_user):
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    locked.chmod(0o555)
+    result = subprocess.run([*as_user, sys.executable, '-m', 'd2l_deep_rnn', *TINY, '--out',
+                             str(locked), *data_args], capture_output=True, text=True,
+                            timeout=120)
+    assert one_line(result) == (f'error: cannot write to the output folder {locked} '
+                                f'(Permission denied); choose another with --out')

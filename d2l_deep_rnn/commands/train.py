@@ -9,6 +9,7 @@ import json
 import os
 import sys
 
+from .. import checkpoint
 from ..config import Config, UsageError, check_positive_int
 from ..data import SHA1, load_data_splits
 from ..diagnostics import summarize as summarize_diagnostics
@@ -53,6 +54,8 @@ def add_arguments(parser):
                         help='epochs between checkpoints (one is always written at the end)')
     parser.add_argument('--resume', default=None, metavar='DIR',
                         help='continue from the checkpoints in DIR (and keep saving there)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='let --save DIR replace the checkpoints of an earlier run there')
 
 
 def choose_models(model, kvstore):
@@ -115,6 +118,24 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
     atomic_write_bytes(os.path.join(out, 'summary.json'),
                        json.dumps(summary, indent=1).encode())
     return summary
+
+
+def check_save_folder(save, resume, overwrite, models):
+    """--resume needs a checkpoint of a model of this run in DIR; --save refuses to replace
+    one (another run's model would be lost) unless --overwrite."""
+    found = [os.path.join(save, name) for name in models
+             if os.path.isfile(os.path.join(save, name, checkpoint.META))]
+    if resume and overwrite:
+        raise UsageError('--overwrite replaces the checkpoints that --resume continues; '
+                         'give one of them')
+    if resume and not found:
+        raise UsageError(f'no checkpoint to resume in {save} (no {models[0]}/'
+                         f'{checkpoint.META}); train with --save {save} first, or point '
+                         f'--resume at the folder that --save wrote')
+    if found and not resume and not overwrite:
+        raise UsageError(f'{found[0]} already holds a checkpoint; use --resume {save} to '
+                         f'continue it, or another --save folder, or remove it (or give '
+                         f'--overwrite to replace it)')
 
 
 def describe_cell(config):
@@ -188,9 +209,12 @@ def run_main_job(args, kvstore):
     if args.save and args.resume and args.save != args.resume:
         raise UsageError('--resume DIR keeps saving into DIR; give --save the same folder '
                          'or leave it out')
+    save = args.resume or args.save
+    if save:
+        check_save_folder(save, bool(args.resume), args.overwrite, models)
     try:
         summary = train_models(config, ctx, args.out, args.data_dir, verbose=not args.quiet,
-                               save=args.resume or args.save, save_every=args.save_every,
+                               save=save, save_every=args.save_every,
                                resume=bool(args.resume), models=models, kvstore=kvstore,
                                diagnostics=args.diagnostics)
     except KeyboardInterrupt:
