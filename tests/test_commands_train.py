@@ -1,11 +1,15 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
+import mxnet as mx
 import pytest
 
 from conftest import fill
+from d2l_deep_rnn.checkpoint import load_model, read_meta
 from d2l_deep_rnn.commands import main
 
 TINY = ['--epochs', '2', '--num-hiddens', '16', '--batch-size', '8', '--num-steps', '10',
@@ -281,3 +285,28 @@ def test_out_without_write_permission(tmp_path, data_args, run_cli, as_user):
                             timeout=120)
     assert one_line(result) == (f'error: cannot write to the output folder {locked} '
                                 f'(Permission denied); choose another with --out')
+
+
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_end_training_in_one_line_keeping_the_checkpoint(
+        sig, tmp_path, data_args, repo):
+    """A real process and a real signal, once the scratch model has saved epoch 2."""
+    ck = tmp_path / 'ck'
+    proc = subprocess.Popen([sys.executable, '-m', 'd2l_deep_rnn', *TINY, '--epochs', '400',
+                             '--save-every', '1', '--out', str(tmp_path / 'out'), '--save',
+                             str(ck), *data_args], cwd=repo, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    meta = ck / 'scratch' / 'meta.json'
+    while proc.poll() is None and not (meta.exists() and
+                                       json.loads(meta.read_text())['epoch'] >= 2):
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig
+    assert err == f'interrupted ({signal.Signals(sig).name}): the checkpoints in {ck} are ' \
+                  f'kept (continue with --resume {ck})\n'
+    saved = read_meta(str(ck / 'scratch'))
+    assert 2 <= saved['epoch'] < 400
+    load_model(str(ck / 'scratch'), mx.cpu())  # readable (an older epoch's files, or a
+    # temporary file, may be left if the signal came mid-save: the next save removes them)
+    assert not (tmp_path / 'out' / 'summary.json').exists()

@@ -5,6 +5,7 @@ initial weights (copied) and the same data order, then writes `perplexity.png`,
 `summary.json` and prints a table with a sample of each model's text.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -20,8 +21,8 @@ from ..generate import PREFIX, predict
 from ..metrics import tokens_per_sec
 from ..plots import plot_diagnostics, plot_perplexity
 from ..training import train
-from .common import add_config_flags, config_from_args, one_line_errors, parse_ctx, \
-    prepare_out_dir
+from .common import add_config_flags, config_from_args, interrupted, one_line_errors, \
+    parse_ctx, prepare_out_dir, sigterm_as_ctrl_c
 
 HELP = 'train both models side by side (the main job; the default command)'
 FORMATTER = argparse.ArgumentDefaultsHelpFormatter
@@ -212,14 +213,21 @@ def run_main_job(args, kvstore):
     save = args.resume or args.save
     if save:
         check_save_folder(save, bool(args.resume), args.overwrite, models)
+    # SIGTERM as Ctrl-C, but not in a launch worker: the launcher stops those itself
+    signals = contextlib.nullcontext() if kvstore.startswith('dist') else sigterm_as_ctrl_c()
     try:
-        summary = train_models(config, ctx, args.out, args.data_dir, verbose=not args.quiet,
-                               save=save, save_every=args.save_every,
-                               resume=bool(args.resume), models=models, kvstore=kvstore,
-                               diagnostics=args.diagnostics)
-    except KeyboardInterrupt:
-        print('interrupted: nothing was written for the unfinished run', file=sys.stderr)
-        return 130
+        with signals:
+            summary = train_models(config, ctx, args.out, args.data_dir,
+                                   verbose=not args.quiet, save=save,
+                                   save_every=args.save_every, resume=bool(args.resume),
+                                   models=models, kvstore=kvstore,
+                                   diagnostics=args.diagnostics)
+    except KeyboardInterrupt as e:
+        name, status = interrupted(e)
+        kept = f'the checkpoints in {save} are kept (continue with --resume {save})' if save \
+            else 'nothing was written for the unfinished run'
+        print(f'interrupted ({name}): {kept}', file=sys.stderr)
+        return status
     if summary['models'][models[0]]['history'].get('worker', [0])[0] != 0:
         return 0  # rank 0 reports for the whole job
     print(format_table(summary))
