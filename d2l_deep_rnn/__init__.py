@@ -2,7 +2,6 @@
 (MXNet edition), runnable: a fused Gluon deep RNN, the same model from scratch, and the
 book's training loop for both."""
 import os
-import sys
 import warnings
 
 import d2l_deep_rnn_mxnet  # noqa: E402  (imports no MXNet)

@@ -5,13 +5,16 @@ A checkpoint folder holds `params-<epoch>.params`, `trainer-<epoch>.states` and 
 Each file is written under a temporary name and renamed; `meta.json` is renamed last and
 names the epoch whose files are complete, so it never points at a half-written file.
 """
+import errno
 import json
 import os
 import random
 
+import mxnet as mx
+
 from .config import Config, UsageError
 from .data import vocab_from_tokens
-from .files import TEMP_SUFFIX, atomic_write, atomic_write_bytes
+from .files import TEMP_SUFFIX, atomic_write, atomic_write_bytes, write_error
 from .factory import new_model
 from .gluon_model import net_ctx
 
@@ -31,9 +34,12 @@ def describe(net):
 def save_checkpoint(folder, net, trainer, history, vocab):
     """Save after epoch `history['epochs']`; removes the files of older epochs afterwards."""
     epoch = history['epochs']
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:
+        raise write_error(folder, e) from e
     params, states = f'params-{epoch}.params', f'trainer-{epoch}.states'
-    atomic_write(os.path.join(folder, params), net.save_parameters)
+    atomic_write(os.path.join(folder, params), mxnet_writer(net.save_parameters))
     atomic_write(os.path.join(folder, states), trainer.save_states)
     rng = random.getstate()
     meta = {'epoch': epoch, 'params': params, 'trainer': states, **describe(net),
@@ -43,6 +49,20 @@ def save_checkpoint(folder, net, trainer, history, vocab):
     for name in os.listdir(folder):
         if is_stale(name, (params, states)):
             os.remove(os.path.join(folder, name))
+
+
+def mxnet_writer(save):
+    """`save(path)` of MXNet as a writer for `atomic_write`: MXNet reports a short write
+    ('FileStream.Write incomplete') without its cause, so it becomes the OSError it was
+    (no space left, if the disk has none), which `atomic_write` turns into one line."""
+    def write(tmp):
+        try:
+            save(tmp)
+        except mx.base.MXNetError:
+            disk = os.statvfs(tmp)
+            code = errno.ENOSPC if disk.f_bavail == 0 else errno.EIO
+            raise OSError(code, os.strerror(code), tmp) from None
+    return write
 
 
 def is_stale(name, current):
@@ -89,7 +109,19 @@ def check_compatible(meta, net, vocab, folder):
 def load_parameters(folder, net):
     """Only the parameters of the checkpoint in `folder`, into `net` (the same model)."""
     meta = read_meta(folder)
-    net.load_parameters(os.path.join(folder, meta['params']), ctx=net_ctx(net, every=True))
+    load_file(os.path.join(folder, meta['params']),
+              lambda path: net.load_parameters(path, ctx=net_ctx(net, every=True)))
+
+
+def load_file(path, load):
+    """`load(path)` with MXNet; a damaged file (truncated, say) is named in one line instead
+    of MXNet's own error, whose text is a C++ traceback."""
+    try:
+        load(path)
+    except Exception:  # MXNet raises its own error types for damaged files
+        raise CheckpointError(f'{path} is damaged (MXNet cannot read it: truncated, or not '
+                              f'written by --save); delete the folder and train again') \
+            from None
 
 
 def load_checkpoint(folder, net, trainer, vocab):
@@ -97,13 +129,8 @@ def load_checkpoint(folder, net, trainer, vocab):
     history saved with them (its `epochs` is the last finished epoch)."""
     meta = read_meta(folder)
     check_compatible(meta, net, vocab, folder)
-    try:
-        net.load_parameters(os.path.join(folder, meta['params']), ctx=net_ctx(net, every=True))
-        trainer.load_states(os.path.join(folder, meta['trainer']))
-    except Exception as e:  # MXNet raises its own error types for truncated files
-        raise CheckpointError(f'cannot load the checkpoint in {folder} ({e.__class__.__name__}:'
-                              f' {str(e).splitlines()[0][:120]}); delete the folder and train '
-                              f'again') from None
+    load_parameters(folder, net)
+    load_file(os.path.join(folder, meta['trainer']), trainer.load_states)
     version, state, gauss = meta['python_random_state']
     random.setstate((version, tuple(state), gauss))
     return meta['history']
@@ -118,12 +145,8 @@ def load_model(folder, ctx):
                               f'({meta.get("model")!r})')
     net = new_model(name, meta['vocab_size'], Config(**{k: meta[k] for k in MODEL_SETTINGS
                                                         if k != 'vocab_size'}))
-    try:
-        net.load_parameters(os.path.join(folder, meta['params']), ctx=ctx)
-    except Exception as e:  # MXNet raises its own error types for truncated files
-        raise CheckpointError(f'cannot load {os.path.join(folder, meta["params"])} '
-                              f'({e.__class__.__name__}); delete the folder and train '
-                              f'again') from None
+    load_file(os.path.join(folder, meta['params']),
+              lambda path: net.load_parameters(path, ctx=ctx))
     return net, vocab_from_tokens(meta['vocab'])
 
 

@@ -87,7 +87,7 @@ class Config:
         check_choice('cell', self.cell, CELLS)
         check_choice('activation', self.activation, ACTIVATIONS)
         check_choice('optimizer', self.optimizer, OPTIMIZERS)
-        check_positive_int('seed', self.seed, allow_zero=True)
+        check_seed(self.seed)
         check_dropout(self.dropout)
         check_dropout(self.output_dropout, 'output_dropout')
         check_dropout(self.weight_dropout, 'weight_dropout')
@@ -116,6 +116,17 @@ def check_positive_int(name, value, allow_zero=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         kind = 'a non-negative' if allow_zero else 'a positive'
         raise UsageError(f'{name} must be {kind} integer, got {value!r}')
+
+
+MAX_SEED = 2**32 - 1  # NumPy's generators take no larger seed
+
+
+def check_seed(seed, name='seed'):
+    """Refuse a seed that is not an int in [0, 2**32 - 1], the range every generator a run
+    draws from (Python's, NumPy's, MXNet's) accepts (UsageError)."""
+    check_positive_int(name, seed, allow_zero=True)
+    if seed > MAX_SEED:
+        raise UsageError(f'{name} must be between 0 and 2**32 - 1 ({MAX_SEED}), got {seed}')
 
 
 def check_dropout(p, name='dropout'):

@@ -6,6 +6,7 @@ import mxnet as mx
 import numpy as onp
 from mxnet import init
 
+from .config import check_seed
 from .convert import copy_params
 from .gluon_model import DeepRNN, check_model_size
 from .scratch_model import DeepRNNScratch
@@ -15,6 +16,7 @@ MODELS = {'gluon': DeepRNN, 'scratch': DeepRNNScratch}  # the commands' --model 
 
 def set_seed(seed):
     """Seed every generator a run draws from: Python's (data order), NumPy's and MXNet's."""
+    check_seed(seed)  # one line, not NumPy's ValueError, for a seed out of its range
     random.seed(seed)
     onp.random.seed(seed)
     mx.random.seed(seed)

@@ -1,8 +1,12 @@
 """One way to write a file: atomically (a temporary file beside the target, fsync, rename),
-with the mode a plain open() gives, so that a kill at any moment never leaves half a file."""
+with the mode a plain open() gives, so that a kill at any moment never leaves half a file.
+A write that fails (no space, a read-only disk, no permission) ends in `WriteError`, one
+line naming the file and the cause; the file as it was stays."""
 import errno
 import os
 import secrets
+
+from .config import UsageError
 
 TEMP_SUFFIX = '.tmp'  # of atomic_write's temporary files, hidden names beside the target
 
@@ -15,17 +19,42 @@ def atomic_write_bytes(path, content):
     atomic_write(path, write)
 
 
+class WriteError(UsageError):
+    """A file could not be written: which one and why, in one line."""
+
+
 def atomic_write(path, write):
-    """`write(tmp)` fills a file beside `path`, then fsync and rename: never half a file."""
-    tmp = new_temporary(path)
+    """`write(tmp)` fills a file beside `path`, then fsync and rename: never half a file.
+    An OSError on the way (ENOSPC, EROFS, EACCES...) becomes a `WriteError` naming `path`."""
+    try:
+        tmp = new_temporary(path)
+    except OSError as e:
+        raise write_error(path, e) from e
     try:
         write(tmp)
         fsync(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    except BaseException as e:
+        remove_quietly(tmp)
+        if isinstance(e, OSError):
+            raise write_error(path, e) from e
         raise
+
+
+def write_error(path, e):
+    """The one line for an OSError `e` met while writing `path` (left as it was)."""
+    hint = 'free some space' if e.errno in (errno.ENOSPC, errno.EDQUOT) else \
+        'choose a folder you can write to'
+    return WriteError(f'cannot write {path} ({e.strerror or e}); it was left as it was: '
+                      f'{hint}')
+
+
+def remove_quietly(path):
+    """Remove a temporary file if it is there (a failing disk may refuse that too)."""
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def new_temporary(path):

@@ -4,7 +4,7 @@ import re
 import numpy as onp
 from mxnet import np, npx
 
-from .config import UsageError
+from .config import UsageError, check_seed
 from .gluon_model import net_ctx
 
 PREFIX = 'time traveller'  # the prompt of the samples the commands print
@@ -22,17 +22,26 @@ def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None)
     a positive temperature samples from softmax(logits / temperature), reproducibly with `seed`.
     `<unk>` is never emitted: the training text has none, only an untrained model picks it.
     """
+    return ''.join(generate(prefix, num_preds, net, vocab, ctx, temperature, seed))
+
+
+def generate(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None):
+    """`predict`'s text one character at a time, as it is computed (the cleaned prefix
+    first): nothing is kept, so a caller can stream any length."""
     text = clean_prefix(prefix)
     if not text.strip():
         raise UsageError(f'the prefix {prefix!r} has no letters; give a prefix such as '
                          f'"time traveller"')
     if not temperature >= 0:
         raise UsageError(f'temperature must be >= 0, got {temperature!r}')
+    if seed is not None:
+        check_seed(seed)
     ctx = ctx if ctx is not None else net_ctx(net)
     rng = onp.random.RandomState(seed)
-    outputs = [vocab[c] for c in text]
+    tokens = [vocab[c] for c in text]
+    yield ''.join(vocab.idx_to_token[i] for i in tokens)
     state = net.begin_state(batch_size=1, ctx=ctx)
-    logits, state = net(np.array([outputs], dtype='int32', ctx=ctx), state)  # warm-up on prefix
+    logits, state = net(np.array([tokens], dtype='int32', ctx=ctx), state)  # warm-up on prefix
     for _ in range(num_preds):
         last = logits[-1].copy()  # (vocab_size,): the prediction after the latest character
         last[vocab.unk] = -float('inf')
@@ -41,6 +50,5 @@ def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None)
         else:
             probs = npx.softmax(last / temperature).asnumpy().astype('float64')
             token = int(rng.choice(len(probs), p=probs / probs.sum()))
-        outputs.append(token)
+        yield vocab.idx_to_token[token]
         logits, state = net(np.array([[token]], dtype='int32', ctx=ctx), state)
-    return ''.join(vocab.idx_to_token[i] for i in outputs)

@@ -1,5 +1,6 @@
 """Shared fixtures: the corpus folder (never a copy in the repository) and headless plots."""
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -104,3 +105,60 @@ def check_on_devices(net, ctx, trainer=None):
 def on_devices():
     """on_devices(net, ctx, trainer=None): assert that all of `net` lives on `ctx`."""
     return check_on_devices
+
+
+def mount(*args):
+    """Run mount(8) with `args`; a pytest.skip, saying why, where this process may not."""
+    result = subprocess.run(['mount', *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f'cannot mount here ({result.stderr.strip()}): needs root with '
+                    f'CAP_SYS_ADMIN; the in-process tests simulate this fault instead')
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real 64 KiB tmpfs (a full disk is a few writes away); unmounted afterwards."""
+    folder = tmp_path / 'disk'
+    folder.mkdir()
+    mount('-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', str(folder))
+    yield folder
+    subprocess.run(['umount', '-l', str(folder)], check=True)
+
+
+def fill(folder):
+    """Fill the file system of `folder` to its last byte (a file named 'filler')."""
+    with open(os.path.join(folder, 'filler'), 'wb', buffering=0) as f:
+        try:
+            while True:
+                f.write(b'\0' * 4096)
+        except OSError:
+            pass
+        try:
+            while True:
+                f.write(b'\0')
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A real read-only folder (a read-only bind mount: EROFS even for root)."""
+    folder = tmp_path / 'ro'
+    folder.mkdir()
+    mount('--bind', str(folder), str(folder))
+    try:
+        mount('-o', 'remount,bind,ro', str(folder))
+        yield folder
+    finally:
+        subprocess.run(['umount', '-l', str(folder)], check=True)
+
+
+@pytest.fixture(scope='session')
+def as_user():
+    """The command prefix that runs a process under file permissions: nothing for a normal
+    user; for root, setpriv without CAP_DAC_OVERRIDE (root otherwise ignores file modes)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which('setpriv') is None:
+        pytest.skip('root ignores file modes and setpriv (util-linux) is not installed')
+    return ['setpriv', '--bounding-set=-dac_override,-dac_read_search']

@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 import stat
@@ -7,7 +8,8 @@ import numpy as onp
 import pytest
 
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, load_data_splits, train
-from d2l_deep_rnn.checkpoint import CheckpointError, load_model, read_meta
+from d2l_deep_rnn.checkpoint import CheckpointError, load_model, read_meta, save_checkpoint
+from d2l_deep_rnn.files import WriteError
 from d2l_deep_rnn.factory import set_seed
 from d2l_deep_rnn.training import TrainingDiverged
 
@@ -81,8 +83,14 @@ def test_missing_damaged_and_truncated_checkpoints(splits, tmp_path):
     assert isinstance(net, DeepRNN) and len(vocab) == 28 and vocab['<unk>'] == vocab.unk == 1
     path = tmp_path / 'params-1.params'
     path.write_bytes(path.read_bytes()[:100])  # truncated
-    with pytest.raises(CheckpointError, match='cannot load .*params-1.params'):
+    damaged = f'{path} is damaged (MXNet cannot read it: truncated, or not written by ' \
+              f'--save); delete the folder and train again'
+    with pytest.raises(CheckpointError) as e:
         load_model(str(tmp_path), mx.cpu())
+    assert str(e.value) == damaged  # the file, not MXNet's C++ traceback text
+    with pytest.raises(CheckpointError) as e:
+        run(splits, fresh(DeepRNN, 0), 2, tmp_path, resume=True)
+    assert str(e.value) == damaged
     meta = tmp_path / 'meta.json'
     meta.write_text(meta.read_text()[:50])
     with pytest.raises(CheckpointError, match='meta.json is damaged'):
@@ -126,3 +134,45 @@ def test_the_next_save_removes_a_killed_saves_temporary_file(splits, tmp_path):
     (tmp_path / '.params-2.params.0123456789ab.tmp').write_bytes(b'half')  # as after SIGKILL
     run(splits, net, 2, tmp_path, resume=True)
     assert sorted(os.listdir(tmp_path)) == ['meta.json', 'params-2.params', 'trainer-2.states']
+
+
+def test_a_truncated_trainer_state_is_named(splits, tmp_path):
+    run(splits, fresh(DeepRNN, 0), 1, tmp_path)
+    path = tmp_path / 'trainer-1.states'
+    path.write_bytes(path.read_bytes()[:10])
+    with pytest.raises(CheckpointError, match=f'^{path} is damaged'):
+        run(splits, fresh(DeepRNN, 0), 2, tmp_path, resume=True)
+
+
+def test_a_failed_save_names_the_file_and_keeps_the_last_good_checkpoint(splits, tmp_path):
+    """ENOSPC simulated in-process at the optimizer state's write, after the parameters'."""
+    net = fresh(DeepRNN, 0)
+    history = run(splits, net, 1, tmp_path)
+    good = read_meta(str(tmp_path))
+
+    class FullDisk:
+        def save_states(self, path):
+            with open(path, 'wb') as f:
+                f.write(b'half')
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(WriteError, match=f'^cannot write {tmp_path}/trainer-2.states '
+                                         r'\(No space left on device\)'):
+        save_checkpoint(str(tmp_path), net, FullDisk(), {**history, 'epochs': 2}, splits[2])
+    assert read_meta(str(tmp_path)) == good  # still epoch 1, and it loads
+    assert not [n for n in os.listdir(tmp_path) if n.endswith('.tmp')]
+    run(splits, fresh(DeepRNN, 5), 2, tmp_path, resume=True)  # the next save tidies up
+    assert sorted(os.listdir(tmp_path)) == ['meta.json', 'params-2.params', 'trainer-2.states']
+
+
+def test_a_real_full_disk_keeps_the_last_good_checkpoint(splits, full_disk):
+    """A real 64 KiB tmpfs: epoch 1's checkpoint (40 KB of parameters) fits, epoch 2's
+    parameters beside it do not; MXNet's short write becomes the one line."""
+    net = fresh(DeepRNN, 0, num_hiddens=48, cell='rnn')
+    with pytest.raises(WriteError, match=f'^cannot write {full_disk}/params-2.params '
+                                         r'\(No space left on device\)'):
+        run(splits, net, 3, full_disk)
+    assert sorted(os.listdir(full_disk)) == ['meta.json', 'params-1.params',
+                                             'trainer-1.states']
+    load_model(str(full_disk), mx.cpu())  # readable
+    assert read_meta(str(full_disk))['epoch'] == 1

@@ -1,10 +1,15 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
+import mxnet as mx
 import pytest
 
+from conftest import fill
+from d2l_deep_rnn.checkpoint import load_model, read_meta
 from d2l_deep_rnn.commands import main
 
 TINY = ['--epochs', '2', '--num-hiddens', '16', '--batch-size', '8', '--num-steps', '10',
@@ -88,6 +93,8 @@ def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, 
     (['--ctx', 'cpu:0,cpu:0'], '--ctx cpu:0,cpu:0 names a device twice'),
     (['--batch-size', '4096'], 'too few for batches of 4096 x 35'),
     (['--no-such-flag'], 'unrecognized arguments: --no-such-flag'),
+    (['--seed', '1180591620717411303424'], 'seed must be between 0 and 2**32 - 1 '
+     '(4294967295), got 1180591620717411303424'),
     (['--optimizer', 'rmsprop'], "optimizer must be one of sgd, adam; got 'rmsprop'"),
     (['--output-dropout', '1'], 'output_dropout must be a number in [0, 1), got 1.0'),
     (['--weight-dropout', '-0.1'], 'weight_dropout must be a number in [0, 1), got -0.1'),
@@ -189,6 +196,8 @@ def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, data_args, run_c
 @pytest.mark.parametrize('args, words', [
     (['generate', '--from', '/nonexistent'], 'no checkpoint in /nonexistent'),
     (['generate', '--from', '.', '--num-chars', '0'], '--num-chars must be a positive integer'),
+    (['generate', '--from', '.', '--seed', str(2**70), '--temperature', '1'],
+     '--seed must be between 0 and 2**32 - 1'),
     (['--save-every', '0'], '--save-every must be a positive integer'),
     (['--save', 'a', '--resume', 'b'], '--resume DIR keeps saving into DIR'),
 ])
@@ -230,3 +239,101 @@ def test_devices_without_cpu0_train_resume_and_generate(tmp_path, data_args, run
     assert greedy.returncode == 0, greedy.stderr
     sample = a['models']['gluon']['sample']  # (a tiny model's: spaces count)
     assert greedy.stdout.rstrip('\n') == sample[:len('time traveller') + 30]
+
+
+def one_line(result):
+    """The single stderr line of a run that must end in one (exit status 2)."""
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and 'Traceback' not in result.stderr
+    return result.stderr.strip()
+
+
+def test_save_refuses_another_runs_checkpoint_unless_overwrite(tmp_path, data_args, run_cli):
+    ck, out = tmp_path / 'ck', ['--out', str(tmp_path / 'out')]
+    assert run_cli(*TINY, *out, '--save', str(ck), *data_args).returncode == 0
+    before = {p: p.read_bytes() for p in ck.rglob('*') if p.is_file()}
+    other = run_cli(*TINY, '--cell', 'gru', *out, '--save', str(ck), *data_args)
+    assert one_line(other) == (f'error: {ck}/scratch already holds a checkpoint; use --resume '
+                               f'{ck} to continue it, or another --save folder, or remove it '
+                               f'(or give --overwrite to replace it)')
+    assert {p: p.read_bytes() for p in ck.rglob('*') if p.is_file()} == before  # untouched
+    replaced = run_cli(*TINY, '--cell', 'gru', *out, '--save', str(ck), '--overwrite',
+                       *data_args)
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads((ck / 'gluon' / 'meta.json').read_text())['cell'] == 'gru'
+
+
+def test_resume_refuses_a_folder_without_a_checkpoint(tmp_path, data_args, run_cli):
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    result = run_cli(*TINY, '--out', str(tmp_path / 'out'), '--resume', str(empty), *data_args)
+    assert one_line(result) == (f'error: no checkpoint to resume in {empty} (no scratch/'
+                                f'meta.json); train with --save {empty} first, or point '
+                                f'--resume at the folder that --save wrote')
+    assert os.listdir(empty) == [] and not (tmp_path / 'out' / 'summary.json').exists()
+
+
+def test_resume_from_a_truncated_params_file_names_it(tmp_path, data_args, run_cli):
+    ck, out = tmp_path / 'ck', ['--out', str(tmp_path / 'out')]
+    assert run_cli(*TINY, *out, '--save', str(ck), *data_args).returncode == 0
+    params = ck / 'scratch' / 'params-2.params'
+    params.write_bytes(params.read_bytes()[:200])
+    result = run_cli(*TINY, '--epochs', '3', *out, '--resume', str(ck), *data_args)
+    assert one_line(result) == (f'error: {params} is damaged (MXNet cannot read it: '
+                                f'truncated, or not written by --save); delete the folder and '
+                                f'train again')
+
+
+def test_out_on_a_full_disk_names_the_file(full_disk, tmp_path, data_args, run_cli):
+    """A real full 64 KiB tmpfs: the folder's probe (an empty file) passes, the plot does
+    not fit; one line, nothing half-written, the checkpoints elsewhere kept."""
+    fill(full_disk)
+    ck = tmp_path / 'ck'
+    result = run_cli(*TINY, '--out', str(full_disk), '--save', str(ck), *data_args)
+    assert one_line(result) == (f'error: cannot write {full_disk}/perplexity.png (No space '
+                                f'left on device); it was left as it was: free some space')
+    assert os.listdir(full_disk) == ['filler']
+    assert json.loads((ck / 'gluon' / 'meta.json').read_text())['epoch'] == 2
+
+
+def test_save_into_a_read_only_folder(read_only_dir, tmp_path, data_args, run_cli):
+    result = run_cli(*TINY, '--out', str(tmp_path / 'out'), '--save', str(read_only_dir),
+                     *data_args)
+    assert one_line(result) == (f'error: cannot write to the output folder {read_only_dir} '
+                                f'(Read-only file system); choose another with --save')
+
+
+def test_out_without_write_permission(tmp_path, data_args, run_cli, as_user):
+    locked = tmp_path / 'locked'
+    locked.mkdir()
+    locked.chmod(0o555)
+    result = subprocess.run([*as_user, sys.executable, '-m', 'd2l_deep_rnn', *TINY, '--out',
+                             str(locked), *data_args], capture_output=True, text=True,
+                            timeout=120)
+    assert one_line(result) == (f'error: cannot write to the output folder {locked} '
+                                f'(Permission denied); choose another with --out')
+
+
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_end_training_in_one_line_keeping_the_checkpoint(
+        sig, tmp_path, data_args, repo):
+    """A real process and a real signal, once the scratch model has saved epoch 2."""
+    ck = tmp_path / 'ck'
+    proc = subprocess.Popen([sys.executable, '-m', 'd2l_deep_rnn', *TINY, '--epochs', '400',
+                             '--save-every', '1', '--out', str(tmp_path / 'out'), '--save',
+                             str(ck), *data_args], cwd=repo, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    meta = ck / 'scratch' / 'meta.json'
+    while proc.poll() is None and not (meta.exists() and
+                                       json.loads(meta.read_text())['epoch'] >= 2):
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig
+    assert err == f'interrupted ({signal.Signals(sig).name}): the checkpoints in {ck} are ' \
+                  f'kept (continue with --resume {ck})\n'
+    saved = read_meta(str(ck / 'scratch'))
+    assert 2 <= saved['epoch'] < 400
+    load_model(str(ck / 'scratch'), mx.cpu())  # readable (an older epoch's files, or a
+    # temporary file, may be left if the signal came mid-save: the next save removes them)
+    assert not (tmp_path / 'out' / 'summary.json').exists()

@@ -29,9 +29,25 @@ def test_small_is_the_two_layer_tanh_rnn():
     ('activation', 'sigmoid', 'activation must be one of tanh, relu'),
     ('max_tokens', 0, 'max_tokens must be a positive integer'),
     ('val_tokens', -5, 'val_tokens must be a non-negative integer'),
+    ('seed', 2**70, 'seed must be between 0 and 2**32 - 1 (4294967295), got '
+                    '1180591620717411303424'),
+    ('seed', 2**32, 'seed must be between 0 and 2**32 - 1'),
+    ('seed', -1, 'seed must be a non-negative integer, got -1'),
 ])
 def test_bad_values_name_the_setting(field, value, words):
     with pytest.raises(UsageError) as e:
         Config(**{field: value})
     assert words in str(e.value)
     assert isinstance(e.value, ValueError)
+
+
+def test_the_largest_seed_is_accepted_and_seeds_every_generator():
+    from d2l_deep_rnn.factory import set_seed
+    assert Config(seed=2**32 - 1).seed == 2**32 - 1
+    set_seed(2**32 - 1)  # Python's, NumPy's and MXNet's generators all take it
+
+
+def test_the_library_refuses_a_seed_out_of_range_too():
+    from d2l_deep_rnn.factory import set_seed
+    with pytest.raises(UsageError, match='seed must be between 0 and 2\\*\\*32 - 1'):
+        set_seed(2**70)  # what train(seed=...) and build_models call

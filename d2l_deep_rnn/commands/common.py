@@ -1,16 +1,18 @@
 """What every command shares: the parser that fails in one line, flags generated from
-`Config`'s fields, `--ctx`, the output folder check, and the one-line ending of a
-`UsageError` (exit status 2)."""
+`Config`'s fields, `--ctx`, the output folder check, the one-line ending of a
+`UsageError` (exit status 2), and SIGTERM handled as Ctrl-C."""
 import argparse
+import contextlib
 import dataclasses
 import functools
 import os
+import signal
 import sys
 
 import mxnet as mx
 
 from ..config import Config, UsageError
-from ..files import atomic_write_bytes
+from ..files import new_temporary
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -66,11 +68,12 @@ def parse_ctx(text):
 
 
 def prepare_out_dir(path, flag='--out'):
-    """Create the output folder and prove it is writable before hours of training."""
+    """Create the output folder and prove it is writable before hours of training. Runs and
+    workers may do it at once: makedirs(exist_ok=True) copes with a folder made meanwhile,
+    and each probe file has a name of its own (a fixed one, deleted by another, failed)."""
     try:
         os.makedirs(path, exist_ok=True)
-        atomic_write_bytes(os.path.join(path, '.write-test'), b'')
-        os.remove(os.path.join(path, '.write-test'))
+        os.remove(new_temporary(os.path.join(path, '.write-test')))
     except OSError as e:
         raise UsageError(f'cannot write to the output folder {path} ({e.strerror}); '
                          f'choose another with {flag}') from None
@@ -86,3 +89,28 @@ def one_line_errors(run):
             print(f'error: {e}', file=sys.stderr)
             return 2
     return wrapper
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, as Ctrl-C raises KeyboardInterrupt."""
+    signum = signal.SIGTERM
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c():
+    """Within the block, SIGTERM (kill, a job scheduler's stop) raises `Terminated`, so the
+    command ends as after Ctrl-C: the atomic writer drops its temporary file, the last
+    checkpoint stays, and one line says so."""
+    def terminate(signum, frame):
+        raise Terminated()
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted(e):
+    """(signal name, exit status 128 + its number) of a KeyboardInterrupt or `Terminated`."""
+    signum = getattr(e, 'signum', signal.SIGINT)
+    return signal.Signals(signum).name, 128 + signum

@@ -5,10 +5,12 @@ initial weights (copied) and the same data order, then writes `perplexity.png`,
 `summary.json` and prints a table with a sample of each model's text.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
 
+from .. import checkpoint
 from ..config import Config, UsageError, check_positive_int
 from ..data import SHA1, load_data_splits
 from ..diagnostics import summarize as summarize_diagnostics
@@ -19,8 +21,8 @@ from ..generate import PREFIX, predict
 from ..metrics import tokens_per_sec
 from ..plots import plot_diagnostics, plot_perplexity
 from ..training import train
-from .common import add_config_flags, config_from_args, one_line_errors, parse_ctx, \
-    prepare_out_dir
+from .common import add_config_flags, config_from_args, interrupted, one_line_errors, \
+    parse_ctx, prepare_out_dir, sigterm_as_ctrl_c
 
 HELP = 'train both models side by side (the main job; the default command)'
 FORMATTER = argparse.ArgumentDefaultsHelpFormatter
@@ -53,6 +55,8 @@ def add_arguments(parser):
                         help='epochs between checkpoints (one is always written at the end)')
     parser.add_argument('--resume', default=None, metavar='DIR',
                         help='continue from the checkpoints in DIR (and keep saving there)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='let --save DIR replace the checkpoints of an earlier run there')
 
 
 def choose_models(model, kvstore):
@@ -115,6 +119,24 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
     atomic_write_bytes(os.path.join(out, 'summary.json'),
                        json.dumps(summary, indent=1).encode())
     return summary
+
+
+def check_save_folder(save, resume, overwrite, models):
+    """--resume needs a checkpoint of a model of this run in DIR; --save refuses to replace
+    one (another run's model would be lost) unless --overwrite."""
+    found = [os.path.join(save, name) for name in models
+             if os.path.isfile(os.path.join(save, name, checkpoint.META))]
+    if resume and overwrite:
+        raise UsageError('--overwrite replaces the checkpoints that --resume continues; '
+                         'give one of them')
+    if resume and not found:
+        raise UsageError(f'no checkpoint to resume in {save} (no {models[0]}/'
+                         f'{checkpoint.META}); train with --save {save} first, or point '
+                         f'--resume at the folder that --save wrote')
+    if found and not resume and not overwrite:
+        raise UsageError(f'{found[0]} already holds a checkpoint; use --resume {save} to '
+                         f'continue it, or another --save folder, or remove it (or give '
+                         f'--overwrite to replace it)')
 
 
 def describe_cell(config):
@@ -188,14 +210,24 @@ def run_main_job(args, kvstore):
     if args.save and args.resume and args.save != args.resume:
         raise UsageError('--resume DIR keeps saving into DIR; give --save the same folder '
                          'or leave it out')
+    save = args.resume or args.save
+    if save:
+        check_save_folder(save, bool(args.resume), args.overwrite, models)
+    # SIGTERM as Ctrl-C, but not in a launch worker: the launcher stops those itself
+    signals = contextlib.nullcontext() if kvstore.startswith('dist') else sigterm_as_ctrl_c()
     try:
-        summary = train_models(config, ctx, args.out, args.data_dir, verbose=not args.quiet,
-                               save=args.resume or args.save, save_every=args.save_every,
-                               resume=bool(args.resume), models=models, kvstore=kvstore,
-                               diagnostics=args.diagnostics)
-    except KeyboardInterrupt:
-        print('interrupted: nothing was written for the unfinished run', file=sys.stderr)
-        return 130
+        with signals:
+            summary = train_models(config, ctx, args.out, args.data_dir,
+                                   verbose=not args.quiet, save=save,
+                                   save_every=args.save_every, resume=bool(args.resume),
+                                   models=models, kvstore=kvstore,
+                                   diagnostics=args.diagnostics)
+    except KeyboardInterrupt as e:
+        name, status = interrupted(e)
+        kept = f'the checkpoints in {save} are kept (continue with --resume {save})' if save \
+            else 'nothing was written for the unfinished run'
+        print(f'interrupted ({name}): {kept}', file=sys.stderr)
+        return status
     if summary['models'][models[0]]['history'].get('worker', [0])[0] != 0:
         return 0  # rank 0 reports for the whole job
     print(format_table(summary))
