@@ -1,3 +1,8 @@
+import json
+import re
+import subprocess
+import sys
+
 import mxnet as mx
 import numpy as onp
 import pytest
@@ -289,9 +294,6 @@ BOOK_RUNS = {f'{model}-{cell}-{num_layers}': (model, cell, num_layers, fast)
 @pytest.fixture(scope='module')
 def book_runs(book_d2l, data_dir):
     """Every model, cell and depth trained by the book's train_ch8: key -> what it printed."""
-    import json
-    import subprocess
-    import sys
     done = subprocess.run([sys.executable, '-c', BOOK_LOOP, book_d2l, data_dir or '',
                            json.dumps(BOOK_RUNS)], capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -307,7 +309,6 @@ def test_the_books_own_train_ch8_trains_both_models(book_runs, model, cell, num_
     (its `s.detach()` is discarded) and calls predict_ch8: every model runs there unchanged
     and learns; the frozen biases get a gradient but stay exactly zero; both schedules of
     `DeepRNNScratch` (the same initial weights) train along the same curve."""
-    import re
     run = book_runs[f'{model}-{cell}-{num_layers}']
     assert run['error'] is None, run['error']
     ppl_line, after_time_traveller, after_traveller = run['printed'][-3:]
