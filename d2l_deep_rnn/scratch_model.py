@@ -146,6 +146,10 @@ class DeepRNNScratch(nn.Block):
             self.b_q = self.params.get('b_q', shape=(vocab_size,), init='zeros')
 
     def forward(self, inputs, state):
+        """`state` enters as values: a carried-over state is cut from its earlier graph (as
+        truncated backpropagation cuts it); a state given `attach_grad()` keeps its gradient."""
+        # the book's loop drops s.detach(); our np.stack node, off the loss path, outlives backward
+        state = [s if s.grad is not None else s.detach() for s in state]
         return (self.forward_layers if self.fast else self.forward_steps)(inputs, state)
 
     def forward_steps(self, inputs, state):

@@ -130,13 +130,16 @@ def evaluate_perplexity(net, data_iter, ctx):
     return perplexity(float(total_loss) / num_tokens)
 
 
-def train(net, train_iter, vocab, lr, num_epochs, ctx=None, clip=1.0, use_random_iter=False,
-          val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
+def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=False, *,
+          clip=1.0, val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
           on_epoch=None, label=None, save_dir=None, save_every=10, resume=False,
           kvstore='device', diagnostics=False, lr_decay=1.0, patience=0, keep_best=False,
           optimizer='sgd'):
     """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`
     (or with `optimizer='adam'`, Adam after the same clipping: `optim`).
+
+    The first seven parameters are `train_ch8`'s, in its order (its `device` is `ctx`), so
+    the book's call runs unchanged; the rest are keyword-only (`clip`: the book's 1).
 
     Returns a history dict: per epoch `train_ppl`, `val_ppl` (when `val_iter` is given),
     `tokens_per_sec` and `seconds`, plus `unigram_ppl`, the validation perplexity of a

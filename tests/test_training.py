@@ -55,6 +55,31 @@ def test_scratch_and_gluon_train_identically_from_copied_weights(splits, cell):
             assert a == pytest.approx(b, rel=1e-4)
 
 
+def test_the_books_positional_call(splits, monkeypatch):
+    """`train(net, train_iter, vocab, lr, num_epochs, ctx, True)`, train_ch8's call with
+    random sampling, starts every batch from a fresh state, as `use_random_iter=True` does
+    (an earlier seventh parameter, `clip`, took the True); an eighth positional is refused."""
+    from d2l_deep_rnn.data import SeqDataLoader
+    train_iter, _, vocab = splits
+    random_iter = SeqDataLoader(train_iter.corpus, 32, 35, use_random_iter=True)
+    runs = {}
+    for how, args, kwargs in (('positional', (True,), {}), ('sequential', (), {}),
+                              ('keyword', (), {'use_random_iter': True})):
+        net = DeepRNN(len(vocab), 16, 2, 'rnn')
+        starts = []
+        fresh = net.begin_state
+        monkeypatch.setattr(net, 'begin_state',
+                            lambda *a, **k: starts.append(1) or fresh(*a, **k))
+        history = train(net, random_iter, vocab, 1.0, 2, mx.cpu(), *args, seed=0,
+                        verbose=False, **kwargs)
+        runs[how] = len(starts), history['train_ppl']
+    batches = 2 * len(list(random_iter))  # two epochs
+    assert runs['positional'] == runs['keyword'] and runs['positional'][0] == batches
+    assert runs['sequential'][0] == 2 and runs['sequential'][1] != runs['positional'][1]
+    with pytest.raises(TypeError, match='from 5 to 7 positional arguments but 8 were given'):
+        train(DeepRNN(len(vocab), 8, 2, 'rnn'), random_iter, vocab, 1.0, 1, mx.cpu(), True, 1.0)
+
+
 def test_random_sampling_and_progress_lines(splits, capsys):
     train_iter, val_iter, vocab = splits
     from d2l_deep_rnn.data import SeqDataLoader
