@@ -198,3 +198,18 @@ def book_d2l(request):
     partial.write_bytes(zipfile.ZipFile(wheel).read('d2l/mxnet.py'))
     os.replace(partial, source)  # whole, even with two sessions at once
     return str(source)
+
+
+def restore_ctrl_c():
+    """In a child before exec: SIGINT back to its default. A test run started in the
+    background of a shell without job control ignores SIGINT, which its children inherit,
+    and Python then never turns Ctrl-C into KeyboardInterrupt."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(scope='session')
+def interruptible():
+    """Popen(..., **interruptible): a child that Ctrl-C (SIGINT) interrupts, however the
+    tests were started."""
+    return {'preexec_fn': restore_ctrl_c}

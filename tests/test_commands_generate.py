@@ -26,9 +26,9 @@ def saved(tmp_path_factory, data_dir):
     return str(folder)
 
 
-def start(repo, *args):
+def start(repo, *args, **kwargs):
     return subprocess.Popen([sys.executable, '-m', 'd2l_deep_rnn', 'generate', *args],
-                            cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
 
 def test_endless_text_streams_and_a_closed_pipe_ends_it_silently(saved, repo):
@@ -43,8 +43,8 @@ def test_endless_text_streams_and_a_closed_pipe_ends_it_silently(saved, repo):
 
 
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
-def test_ctrl_c_and_sigterm_end_the_stream_with_one_line(saved, repo, sig):
-    proc = start(repo, '--from', saved, *ENDLESS)
+def test_ctrl_c_and_sigterm_end_the_stream_with_one_line(saved, repo, sig, interruptible):
+    proc = start(repo, '--from', saved, *ENDLESS, **interruptible)
     first = proc.stdout.read(100)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)

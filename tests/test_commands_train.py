@@ -316,13 +316,13 @@ def test_out_without_write_permission(tmp_path, data_args, run_cli, as_user):
 
 @pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_ctrl_c_end_training_in_one_line_keeping_the_checkpoint(
-        sig, tmp_path, data_args, repo):
+        sig, tmp_path, data_args, repo, interruptible):
     """A real process and a real signal, once the scratch model has saved epoch 2."""
     ck = tmp_path / 'ck'
     proc = subprocess.Popen([sys.executable, '-m', 'd2l_deep_rnn', *TINY, '--epochs', '400',
                              '--save-every', '1', '--out', str(tmp_path / 'out'), '--save',
                              str(ck), *data_args], cwd=repo, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, **interruptible)
     meta = ck / 'scratch' / 'meta.json'
     while proc.poll() is None and not (meta.exists() and
                                        json.loads(meta.read_text())['epoch'] >= 2):
