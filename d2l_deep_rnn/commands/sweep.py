@@ -21,7 +21,7 @@ from ..files import atomic_write_bytes
 from ..gluon_model import check_model_size
 from ..metrics import count_params, tokens_per_sec
 from ..plots import plot_sweep
-from ..training import train
+from ..training import callbacks_for, train_config
 from .common import add_config_flags, config_from_args, one_line_errors, parse_ctx, \
     prepare_out_dir
 
@@ -42,11 +42,9 @@ def run_one(cell, num_layers, dropout, config, scratch, data, ctx, verbose):
     train_iter, val_iter, vocab = data
     net = build_model(config.replace(cell=cell, num_layers=num_layers, dropout=dropout),
                       len(vocab), ctx, 'scratch' if scratch else 'gluon')
-    history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
-                    clip=config.clip, val_iter=val_iter, seed=config.seed, verbose=verbose,
-                    label=f'{cell} x{num_layers}' + (f' p={dropout:g}' if dropout else ''),
-                    lr_decay=config.lr_decay, patience=config.patience,
-                    optimizer=config.optimizer)
+    label = f'{cell} x{num_layers}' + (f' p={dropout:g}' if dropout else '')
+    history = train_config(net, train_iter, vocab, config, ctx, val_iter=val_iter,
+                           label=label, callbacks=callbacks_for(config, verbose=verbose))
     best = history['best_epoch']
     return {'cell': cell, 'layers': num_layers, 'dropout': dropout,
             'parameters': count_params(net), 'epochs': history['epochs'],
