@@ -52,15 +52,20 @@ def layer_of(net):
     return owner
 
 
+def check_optimizer(optimizer):
+    """Refuse an optimizer other than SGD: the figures measure the SGD step (UsageError)."""
+    if optimizer != 'sgd':
+        raise UsageError("diagnostics measure the SGD step's size (lr * clipped gradient); "
+                         "use them with optimizer='sgd' (--optimizer sgd)")
+
+
 class Diagnostics(Callback):
     """`train`'s callback for the per-layer figures, and the monitor the clipping reports
     each step to (see `ClippedSGD`): accumulates them on the device and, at the end of each
     epoch, adds them to the history, read once. It measures the SGD step's size."""
 
     def bind(self, run):
-        if run.optimizer != 'sgd':
-            raise UsageError("diagnostics measure the SGD step's size (lr * clipped "
-                             "gradient); use them with optimizer='sgd' (--optimizer sgd)")
+        check_optimizer(run.optimizer)
         super().bind(run)
         self.watch(run.net, run.clip)
 

@@ -156,7 +156,6 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
     check_choice('kvstore', kvstore, KVSTORES)
-    check_choice('optimizer', optimizer, OPTIMIZERS)
     callbacks = keyword_callbacks(callbacks, verbose, on_epoch, lr_decay, patience, keep_best,
                                   diagnostics)
     if val_iter is None and any(c.needs_validation for c in callbacks):

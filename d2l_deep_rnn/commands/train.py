@@ -13,7 +13,7 @@ import sys
 from .. import checkpoint
 from ..config import Config, UsageError, check_positive_int
 from ..data import SHA1, load_data_splits
-from ..diagnostics import summarize as summarize_diagnostics
+from ..diagnostics import check_optimizer, summarize as summarize_diagnostics
 from ..distributed import KVSTORES
 from ..factory import build_models
 from ..files import atomic_write_bytes
@@ -201,9 +201,8 @@ def run_main_job(args, kvstore):
     ctx = parse_ctx(args.ctx)
     models = choose_models(args.model, kvstore)
     check_positive_int('--save-every', args.save_every)
-    if args.diagnostics and config.optimizer != 'sgd':
-        raise UsageError("--diagnostics measures the SGD step's size; use it with "
-                         "--optimizer sgd")
+    if args.diagnostics:
+        check_optimizer(config.optimizer)
     if args.save and args.resume and args.save != args.resume:
         raise UsageError('--resume DIR keeps saving into DIR; give --save the same folder '
                          'or leave it out')
