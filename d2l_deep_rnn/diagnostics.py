@@ -1,7 +1,7 @@
 """Per-layer instruments: why a deeper RNN trains differently.
 
-`train(..., callbacks=[Diagnostics()])` (or `diagnostics=True`) records, per epoch, for each hidden layer l = 1..L (and the
-output layer, where it applies):
+`train(..., callbacks=[Diagnostics()])` (or `diagnostics=True`) records, per epoch, for each
+hidden layer l = 1..L (and the output layer, where it applies):
 
 - `grad_norm`: the norm of layer l's gradient before clipping, averaged over the steps;
 - `clip_fraction`: the fraction of steps on which clipping fired (one number per epoch);

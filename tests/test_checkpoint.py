@@ -8,7 +8,8 @@ import numpy as onp
 import pytest
 
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, load_data_splits, train
-from d2l_deep_rnn.checkpoint import CheckpointError, Checkpoints, load_model, read_meta, save_checkpoint
+from d2l_deep_rnn.checkpoint import (CheckpointError, Checkpoints, load_model, read_meta,
+                                     save_checkpoint)
 from d2l_deep_rnn.files import WriteError
 from d2l_deep_rnn.factory import set_seed
 from d2l_deep_rnn.training import TrainingDiverged
