@@ -12,6 +12,7 @@ import random
 
 import mxnet as mx
 
+from .callback import Callback
 from .config import Config, UsageError
 from .data import vocab_from_tokens
 from .files import TEMP_SUFFIX, atomic_write, atomic_write_bytes, write_error
@@ -164,29 +165,37 @@ def resume(folder, net, trainer, vocab, verbose=True):
     return history
 
 
-class Checkpoints:
-    """`train`'s plug-in for `save_dir`: a checkpoint every `every` epochs and after the
-    last (`last`, or the epoch early stopping ends on), where `write` (rank 0 of a
-    parameter-server job)."""
+class Checkpoints(Callback):
+    """A checkpoint into `folder` every `every` epochs and after the last one (the one early
+    stopping ended on too), by the process that writes (rank 0 of a parameter-server job).
+    With `resume`, training first continues from the checkpoint there, if there is one
+    (`verbose`: saying so)."""
 
-    def __init__(self, folder, every, last, net, trainer, vocab, write=True):
-        self.folder, self.every, self.last, self.write = folder, every, last, write
-        self.net, self.trainer, self.vocab = net, trainer, vocab
+    def __init__(self, folder, every=10, resume=False, verbose=True):
+        self.folder, self.every, self.resume, self.verbose = folder, every, resume, verbose
+        self.saved = self.last = None
 
-    def begin(self, history):
-        pass
+    def resumed_history(self):
+        run = self.run
+        if not self.resume:
+            return None
+        return resume(self.folder, run.net, run.trainer, run.vocab, run.lead and self.verbose)
 
-    def begin_epoch(self, history):
-        pass
+    def on_epoch_end(self, history):
+        self.last = history['epochs']
+        if self.last % self.every == 0 or self.last == self.run.num_epochs:
+            self.save(history)
+        return False
 
-    def after_epoch(self, history):
-        epoch = history['epochs']
-        last = epoch == self.last or history.get('stopped_early') == epoch
-        if self.write and (epoch % self.every == 0 or last):
-            save_checkpoint(self.folder, self.net, self.trainer, history, self.vocab)
+    def on_train_end(self, history):
+        if self.last is not None and self.saved != self.last:  # stopped early
+            self.save(history)
 
-    def end(self, history):
-        pass
+    def save(self, history):
+        if self.run.lead:
+            save_checkpoint(self.folder, self.run.net, self.run.trainer, history,
+                            self.run.vocab)
+        self.saved = history['epochs']
 
 
 def restore_optimizer_settings(trainer, ours, folder):

@@ -1,7 +1,7 @@
 """Per-layer instruments: why a deeper RNN trains differently.
 
-`train(..., diagnostics=True)` records, per epoch, for each hidden layer l = 1..L (and the
-output layer, where it applies):
+`train(..., callbacks=[Diagnostics()])` (or `diagnostics=True`) records, per epoch, for each
+hidden layer l = 1..L (and the output layer, where it applies):
 
 - `grad_norm`: the norm of layer l's gradient before clipping, averaged over the steps;
 - `clip_fraction`: the fraction of steps on which clipping fired (one number per epoch);
@@ -23,6 +23,8 @@ import re
 import mxnet as mx
 from mxnet import np
 
+from .callback import Callback
+from .config import UsageError
 from .convert import fused_params, scratch_params, scratch_view
 from .fast_scratch import layer_by_layer
 from .gluon_model import DeepRNN, is_frozen
@@ -50,12 +52,27 @@ def layer_of(net):
     return owner
 
 
-class Diagnostics:
-    """`train`'s monitor (see `ClippedSGD`) and plug-in: accumulates the per-step figures on
-    the device and, at the end of each epoch, adds them to the history, read once."""
+def check_optimizer(optimizer):
+    """Refuse an optimizer other than SGD: the figures measure the SGD step (UsageError)."""
+    if optimizer != 'sgd':
+        raise UsageError("diagnostics measure the SGD step's size (lr * clipped gradient); "
+                         "use them with optimizer='sgd' (--optimizer sgd)")
 
-    def __init__(self, net, params, clip):
+
+class Diagnostics(Callback):
+    """`train`'s callback for the per-layer figures, and the monitor the clipping reports
+    each step to (see `ClippedSGD`): accumulates them on the device and, at the end of each
+    epoch, adds them to the history, read once. It measures the SGD step's size."""
+
+    def bind(self, run):
+        check_optimizer(run.optimizer)
+        super().bind(run)
+        self.watch(run.net, run.clip)
+
+    def watch(self, net, clip):
+        """Measure `net`'s trained parameters, clipped at `clip`."""
         self.net, self.clip = net, clip
+        params = net.collect_params().values()
         self.params = [p for p in params if not is_frozen(p)]  # as the clipping sees them
         owner = layer_of(net)
         # M[i, l] = 1 if parameter i belongs to layer l: per-layer sums are one product
@@ -68,20 +85,16 @@ class Diagnostics:
         self.grad_norm = self.update_ratio = self.clipped = 0
         self.steps, self.sample = 0, None
 
-    # train's plug-in calls
-    def begin(self, history):
+    def on_train_begin(self, history):
         if 'grad_norm' not in history:  # (a resumed history has them already)
             new_diagnostics(history, self.net.num_layers)
 
-    def begin_epoch(self, history):
+    def on_epoch_begin(self, history):
         self.start_epoch()
 
-    def after_epoch(self, history):
+    def on_epoch_end(self, history):
         append_epoch(history, self.end_epoch())
         return False
-
-    def end(self, history):
-        pass
 
     def record_step(self, sums, norm, scale, lr):
         """Called by `ClippedSGD` (or `grad_clipping`) before the step: `sums` holds each

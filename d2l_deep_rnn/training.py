@@ -17,6 +17,7 @@ from d2l import mxnet as d2l
 from mxnet import autograd, gluon
 
 from . import checkpoint
+from .callback import Callback, Run
 from .config import OPTIMIZERS, Config, UsageError, check_choice
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
@@ -131,62 +132,54 @@ def evaluate_perplexity(net, data_iter, ctx):
 
 
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=False, *,
-          clip=1.0, val_iter=None, seed=None, hybridize=True, verbose=True, log_every=None,
-          on_epoch=None, label=None, save_dir=None, save_every=10, resume=False,
-          kvstore='device', diagnostics=False, lr_decay=1.0, patience=0, keep_best=False,
-          optimizer='sgd'):
-    """Train `net` (a `DeepRNN` or `DeepRNNScratch`) with SGD, as the book's `train_ch8`
-    (or with `optimizer='adam'`, Adam after the same clipping: `optim`).
+          clip=1.0, val_iter=None, seed=None, hybridize=True, optimizer='sgd',
+          kvstore='device', label=None, callbacks=None, verbose=None, on_epoch=None,
+          lr_decay=1.0, patience=0, keep_best=False, diagnostics=False):
+    """Train `net` (a `DeepRNN` or `DeepRNNScratch`) as the book's `train_ch8`; returns the
+    history: per epoch `train_ppl`, `val_ppl`, `tokens_per_sec`, `seconds`; with `val_iter`,
+    `best_val_ppl`, `best_epoch` and `unigram_ppl` (a model that ignores context: about 17).
 
     The first seven parameters are `train_ch8`'s, in its order (its `device` is `ctx`), so
-    the book's call runs unchanged; the rest are keyword-only (`clip`: the book's 1).
+    the book's call runs unchanged. The rest are keyword-only:
 
-    Returns a history dict: per epoch `train_ppl`, `val_ppl` (when `val_iter` is given),
-    `tokens_per_sec` and `seconds`, plus `unigram_ppl`, the validation perplexity of a
-    model that ignores context (about 17: a model near it learned nothing sequential).
-    Extras plug in (`plugins_for`), each called at the start, before and after every epoch
-    and at the end: `on_epoch(history)` after each epoch (for example to draw a live plot);
-    progress lines (`verbose`, every `log_every` epochs, the run named `label`); with
-    `save_dir`, a checkpoint every `save_every` epochs and at the end (with `resume=True`,
-    training first continues from the one there and ends as an uninterrupted run with the
-    same seed would, on a CPU, without dropout); `diagnostics=True`, per-layer figures (see
-    `diagnostics`; `bench` rows g and h: the hybridized `DeepRNN` kept 78% of its tokens/s,
-    the fast `DeepRNNScratch` 91%). With `val_iter`, for held-out perplexity (all off by
-    default, as in the book): `lr_decay` divides the learning rate after an epoch that did
-    not improve the best validation perplexity; `patience` stops after that many such
-    epochs in a row; `keep_best` ends with the best epoch's weights (and saves them into
-    `save_dir`/best). `kvstore='dist_sync'` or 'dist_async' trains as one worker of a
-    parameter-server job (`distributed`; every worker must use the same seed, data and
-    settings); only rank 0 prints and saves checkpoints.
+    clip: the threshold of the global gradient norm (the book's 1).
+    val_iter: held-out batches, whose perplexity is measured after every epoch.
+    seed: seeds every generator first (`factory.set_seed`), for a reproducible run.
+    hybridize: compile the model's graph (False: run it imperatively).
+    optimizer: 'sgd' (the book's) or 'adam', after the same clipping (`optim`).
+    kvstore: 'device' or 'local' sums several devices; 'dist_sync' or 'dist_async' trains as
+        one worker of a parameter-server job (`distributed`; same seed, data and settings).
+    label: the run's name in the history and the progress lines (default: the class name).
+    callbacks: the extras (`callback.Callback`), e.g. `callbacks_for(config, ...)`.
+    verbose, on_epoch, lr_decay, patience, keep_best, diagnostics: without `callbacks`,
+        the same extras as `callbacks_for` builds from them (progress lines by default).
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
     check_choice('kvstore', kvstore, KVSTORES)
+    callbacks = keyword_callbacks(callbacks, verbose, on_epoch, lr_decay, patience, keep_best,
+                                  diagnostics)
+    if val_iter is None and any(c.needs_validation for c in callbacks):
+        raise UsageError('lr_decay, patience and keep_best follow the validation '
+                         'perplexity; give val_iter (--val-tokens > 0)')
     if seed is not None:
         set_seed(seed)
     ensure_initialized(net, ctx)
     if hybridize:
         net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    check_choice('optimizer', optimizer, OPTIMIZERS)
-    if diagnostics and optimizer != 'sgd':
-        raise UsageError("diagnostics measure the SGD step's size (lr * clipped gradient); "
-                         "use them with optimizer='sgd' (--optimizer sgd)")
     worker = join(kvstore)
-    monitor = Diagnostics(net, net.collect_params().values(), clip) if diagnostics \
-        else None
+    monitor = next((c for c in callbacks if isinstance(c, Diagnostics)), None)
     trainer = make_trainer(net, lr, clip, worker, monitor, optimizer)
-    lead = worker.rank == 0  # the one process that prints and writes
-    history = (resume and save_dir and
-               checkpoint.resume(save_dir, net, trainer, vocab, lead and verbose)) or \
+    run = Run(net, trainer, vocab, num_epochs, clip, optimizer, lead=worker.rank == 0)
+    for callback in callbacks:
+        callback.bind(run)
+    history = next(filter(None, (c.resumed_history() for c in callbacks)), None) or \
         new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab, worker)
-    plugins = plugins_for(net, trainer, vocab, num_epochs, monitor, val_iter is not None,
-                          lr_decay, patience, keep_best, save_dir, save_every, lead,
-                          lead and verbose, log_every, on_epoch)
-    for plugin in plugins:
-        plugin.begin(history)
+    for callback in callbacks:
+        callback.on_train_begin(history)
     for epoch in range(history['epochs'] + 1, num_epochs + 1):
-        for plugin in plugins:
-            plugin.begin_epoch(history)
+        for callback in callbacks:
+            callback.on_epoch_begin(history)
         start = time.perf_counter()
         ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter,
                                       worker, monitor)
@@ -199,108 +192,135 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
         history['seconds'].append(seconds)
         if val_iter is not None:
             history['val_ppl'].append(evaluate_perplexity(net, val_iter, as_ctx_list(ctx)[0]))
+            if history['val_ppl'][-1] < history.get('best_val_ppl', math.inf):
+                history.update(best_val_ppl=history['val_ppl'][-1], best_epoch=epoch)
         history['epochs'] = epoch
-        if any([plugin.after_epoch(history) for plugin in plugins]):  # every one, in order
-            break  # early stopping
-    for plugin in plugins:
-        plugin.end(history)
+        if any([callback.on_epoch_end(history) for callback in callbacks]):  # every one
+            history['stopped_early'] = epoch
+            break
+    for callback in callbacks:
+        callback.on_train_end(history)
     return history
 
 
-class Plugin:
-    """Something `train` calls at the start, before and after each epoch (True from
-    `after_epoch`: stop training), and at the end."""
-
-    def begin(self, history):
-        pass
-
-    def begin_epoch(self, history):
-        pass
-
-    def after_epoch(self, history):
-        return False
-
-    def end(self, history):
-        pass
+def train_config(net, train_iter, vocab, config, ctx, **options):
+    """`train` with a `Config`'s settings: lr, epochs, random sampling, clip, seed and
+    optimizer; `options` are `train`'s other keywords (`val_iter`, `callbacks`, ...)."""
+    return train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
+                 config.use_random_iter, clip=config.clip, seed=config.seed,
+                 optimizer=config.optimizer, **options)
 
 
-class BestValidation(Plugin):
-    """The best validation perplexity and its epoch, in the history (`best_val_ppl`,
-    `best_epoch`); with `keep`, a copy of that epoch's weights, put back at the end, and
-    saved into `folder` when it improves (a checkpoint folder of its own)."""
+def callbacks_for(config, *, diagnostics=False, save_dir=None, save_every=10, resume=False,
+                  verbose=True, log_every=None, on_epoch=None):
+    """The callbacks for a `Config` (its lr_decay, patience, keep_best) and the run's own
+    extras, in the order they run: what adds to the history, the checkpoint (of the history
+    they updated; before `KeepBest`, which puts the best weights back at the end), then what
+    shows. `resume`: first continue from the checkpoint in `save_dir`, if there is one."""
+    callbacks = [Diagnostics()] if diagnostics else []
+    if config.lr_decay != 1:
+        callbacks.append(DecayOnPlateau(config.lr_decay))
+    if config.patience:
+        callbacks.append(EarlyStopping(config.patience))
+    if save_dir:
+        callbacks.append(checkpoint.Checkpoints(save_dir, save_every, resume, verbose))
+    if config.keep_best:
+        callbacks.append(KeepBest(os.path.join(save_dir, 'best') if save_dir else None))
+    if verbose:
+        callbacks.append(Progress(log_every))
+    if on_epoch is not None:
+        callbacks.append(OnEpoch(on_epoch))
+    return callbacks
 
-    def __init__(self, net, trainer, vocab, keep=False, folder=None):
-        self.net, self.trainer, self.vocab, self.keep, self.folder = \
-            net, trainer, vocab, keep, folder
-        self.weights = None
 
-    def begin(self, history):
+def keyword_callbacks(callbacks, verbose, on_epoch, lr_decay, patience, keep_best,
+                      diagnostics):
+    """`callbacks`, or without them the ones `train`'s older keywords ask for."""
+    if callbacks is None:
+        return callbacks_for(Config(lr_decay=lr_decay, patience=patience, keep_best=keep_best),
+                             diagnostics=diagnostics, on_epoch=on_epoch,
+                             verbose=verbose is None or verbose)
+    if (verbose, on_epoch, lr_decay, patience, keep_best, diagnostics) != \
+            (None, None, 1.0, 0, False, False):
+        raise UsageError('give the extras either as callbacks=[...] or as keywords (verbose, '
+                         'on_epoch, lr_decay, patience, keep_best, diagnostics), not both')
+    return list(callbacks)
+
+
+class KeepBest(Callback):
+    """End with the weights of the epoch with the best validation perplexity (`train` keeps
+    `best_epoch`); a copy is taken when it improves, and saved into `folder` (a checkpoint
+    folder of its own) by the process that writes."""
+
+    needs_validation = True
+
+    def __init__(self, folder=None):
+        self.folder, self.weights = folder, None
+
+    def on_train_begin(self, history):
         """A resumed run keeps the best weights saved before it (if a better epoch comes, it
         replaces them)."""
-        if self.keep and self.folder and history.get('best_epoch') and \
+        if self.folder and self.run.lead and history.get('best_epoch') and \
                 os.path.isfile(os.path.join(self.folder, checkpoint.META)):
             now = self.copy_weights()
-            checkpoint.load_parameters(self.folder, self.net)
+            checkpoint.load_parameters(self.folder, self.run.net)
             self.weights = self.copy_weights()
             self.put_back(now)
 
     def copy_weights(self):
-        return {name: p.list_data()[0].copy() for name, p in self.net.collect_params().items()}
+        return {name: p.list_data()[0].copy()
+                for name, p in self.run.net.collect_params().items()}
 
     def put_back(self, weights):
-        for name, p in self.net.collect_params().items():
+        for name, p in self.run.net.collect_params().items():
             p.set_data(weights[name])
 
-    def after_epoch(self, history):
-        val = history['val_ppl']
-        if val[-1] < history.get('best_val_ppl', math.inf):
-            history.update(best_val_ppl=val[-1], best_epoch=history['epochs'])
-            if self.keep:
-                self.weights = self.copy_weights()
-                if self.folder:
-                    checkpoint.save_checkpoint(self.folder, self.net, self.trainer, history,
-                                               self.vocab)
+    def on_epoch_end(self, history):
+        if history.get('best_epoch') == history['epochs']:
+            self.weights = self.copy_weights()
+            if self.folder and self.run.lead:
+                checkpoint.save_checkpoint(self.folder, self.run.net, self.run.trainer,
+                                           history, self.run.vocab)
         return False
 
-    def end(self, history):
-        if self.keep and self.weights is not None:
+    def on_train_end(self, history):
+        if self.weights is not None:
             self.put_back(self.weights)
 
 
-class DecayOnPlateau(Plugin):
+class DecayOnPlateau(Callback):
     """The learning rate divided by `factor` after each epoch whose validation perplexity
     is not below the best before it (the MXNet word language model example: 4); the rate
     each epoch trained with goes into the history (`lr`), so a resumed run goes on alike."""
 
-    def __init__(self, trainer, factor):
-        self.trainer, self.factor = trainer, factor
+    needs_validation = True
 
-    def begin(self, history):
+    def __init__(self, factor):
+        self.factor = factor
+
+    def on_train_begin(self, history):
         history.setdefault('lr', [])
 
-    def begin_epoch(self, history):
-        rate = self.trainer.learning_rate
+    def on_epoch_begin(self, history):
+        rate = self.run.trainer.learning_rate
         if history['lr']:  # the rate after the last epoch's verdict
             val = history['val_ppl']
             rate = history['lr'][-1] / (self.factor if not improved(val) else 1)
-        self.trainer.set_learning_rate(rate)
+        self.run.trainer.set_learning_rate(rate)
         history['lr'].append(rate)
 
 
-class EarlyStopping(Plugin):
-    """Stop after `patience` epochs in a row without a better validation perplexity;
-    the history says when (`stopped_early`)."""
+class EarlyStopping(Callback):
+    """Stop after `patience` epochs in a row without a better validation perplexity."""
+
+    needs_validation = True
 
     def __init__(self, patience):
         self.patience = patience
 
-    def after_epoch(self, history):
+    def on_epoch_end(self, history):
         val = history['val_ppl']
-        best_at = val.index(min(val)) + 1
-        if history['epochs'] - best_at >= self.patience:
-            history['stopped_early'] = history['epochs']
-            return True
-        return False
+        return history['epochs'] - (val.index(min(val)) + 1) >= self.patience
 
 
 def improved(val):
@@ -308,55 +328,38 @@ def improved(val):
     return len(val) < 2 or val[-1] < min(val[:-1])
 
 
-class Progress(Plugin):
-    """A progress line every `every` epochs, and after the first and the last."""
+class Progress(Callback):
+    """A progress line every `every` epochs, after the first, and after the last (the one
+    early stopping ended on too), by the process that prints."""
 
-    def __init__(self, num_epochs, every=None):
-        self.num_epochs, self.every = num_epochs, every or max(1, num_epochs // 20)
+    def __init__(self, every=None):
+        self.every, self.shown = every, None
 
-    def after_epoch(self, history):
-        epoch = history['epochs']
-        if epoch % self.every == 0 or epoch in (1, self.num_epochs) or \
-                history.get('stopped_early') == epoch:
-            print(progress_line(history, self.num_epochs), file=sys.stdout, flush=True)
+    def on_epoch_end(self, history):
+        epoch, last = history['epochs'], self.run.num_epochs
+        if epoch % (self.every or max(1, last // 20)) == 0 or epoch in (1, last):
+            self.show(history)
         return False
 
+    def on_train_end(self, history):
+        if self.shown is not None and self.shown != history['epochs']:
+            self.show(history)
 
-class OnEpoch(Plugin):
-    """The caller's `on_epoch(history)`, after each epoch."""
+    def show(self, history):
+        if self.run.lead:
+            print(progress_line(history, self.run.num_epochs), file=sys.stdout, flush=True)
+        self.shown = history['epochs']
+
+
+class OnEpoch(Callback):
+    """The caller's `on_epoch(history)` after each epoch (the notebooks' live plot)."""
 
     def __init__(self, on_epoch):
         self.on_epoch = on_epoch
 
-    def after_epoch(self, history):
+    def on_epoch_end(self, history):
         self.on_epoch(history)
         return False
-
-
-def plugins_for(net, trainer, vocab, num_epochs, monitor, validating, lr_decay, patience,
-                keep_best, save_dir, save_every, lead, verbose, log_every, on_epoch):
-    """`train`'s plug-ins, in the order they run: the diagnostics, then what reads the
-    validation curve, then the checkpoint (of the history they updated), then what shows."""
-    Config(lr_decay=lr_decay, patience=patience)  # refuses a decay below 1 or a bad patience
-    if not validating and (lr_decay != 1 or patience or keep_best):
-        raise UsageError('lr_decay, patience and keep_best follow the validation '
-                         'perplexity; give val_iter (--val-tokens > 0)')
-    plugins = [monitor] if monitor is not None else []
-    if validating:
-        best_dir = os.path.join(save_dir, 'best') if save_dir and lead else None
-        plugins.append(BestValidation(net, trainer, vocab, keep_best, best_dir))
-    if lr_decay != 1:
-        plugins.append(DecayOnPlateau(trainer, lr_decay))
-    if patience:
-        plugins.append(EarlyStopping(patience))
-    if save_dir:
-        plugins.append(checkpoint.Checkpoints(save_dir, save_every, num_epochs, net, trainer,
-                                              vocab, write=lead))
-    if verbose:
-        plugins.append(Progress(num_epochs, log_every))
-    if on_epoch is not None:
-        plugins.append(OnEpoch(on_epoch))
-    return plugins
 
 
 def new_history(label, ctx, train_iter, val_iter, vocab, worker=ALONE):

@@ -8,7 +8,8 @@ import numpy as onp
 import pytest
 
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, load_data_splits, train
-from d2l_deep_rnn.checkpoint import CheckpointError, load_model, read_meta, save_checkpoint
+from d2l_deep_rnn.checkpoint import (CheckpointError, Checkpoints, load_model, read_meta,
+                                     save_checkpoint)
 from d2l_deep_rnn.files import WriteError
 from d2l_deep_rnn.factory import set_seed
 from d2l_deep_rnn.training import TrainingDiverged
@@ -29,8 +30,7 @@ def fresh(Model, seed, num_hiddens=16, cell='gru', activation='tanh'):
 def run(splits, net, epochs, folder, resume=False, lr=1.0, optimizer='sgd'):
     train_iter, val_iter, vocab = splits
     return train(net, train_iter, vocab, lr, epochs, mx.cpu(), val_iter=val_iter, seed=3,
-                 verbose=False, save_dir=str(folder), save_every=1, resume=resume,
-                 optimizer=optimizer)
+                 optimizer=optimizer, callbacks=[Checkpoints(str(folder), 1, resume)])
 
 
 def params(net):

@@ -7,7 +7,7 @@ import mxnet as mx
 import pytest
 
 from d2l_deep_rnn import DeepRNN, load_data_splits, predict, train
-from d2l_deep_rnn.checkpoint import load_model
+from d2l_deep_rnn.checkpoint import Checkpoints, load_model
 from d2l_deep_rnn.factory import set_seed
 
 ENDLESS = ['--num-chars', '1000000000000']  # ~10^12 characters: days, never in memory
@@ -22,7 +22,7 @@ def saved(tmp_path_factory, data_dir):
     set_seed(0)
     net = DeepRNN(len(vocab), 32, 2, 'lstm')
     train(net, train_iter, vocab, 1.0, 2, mx.cpu(), val_iter=val_iter, seed=0,
-          verbose=False, save_dir=str(folder))
+          callbacks=[Checkpoints(str(folder))])
     return str(folder)
 
 

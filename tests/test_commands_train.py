@@ -99,8 +99,8 @@ def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, 
     (['--output-dropout', '1'], 'output_dropout must be a number in [0, 1), got 1.0'),
     (['--weight-dropout', '-0.1'], 'weight_dropout must be a number in [0, 1), got -0.1'),
     (['sweep', '--optimizer', 'nadam'], "optimizer must be one of sgd, adam; got 'nadam'"),
-    (['--optimizer', 'adam', '--diagnostics'], "--diagnostics measures the SGD step's size; "
-     "use it with --optimizer sgd"),
+    (['--optimizer', 'adam', '--diagnostics'], "diagnostics measure the SGD step's size "
+     "(lr * clipped gradient); use them with optimizer='sgd' (--optimizer sgd)"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, words, tmp_path, data_args, run_cli):
     result = run_cli(*args, '--out', str(tmp_path / 'out'), *data_args)

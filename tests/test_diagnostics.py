@@ -183,7 +183,8 @@ def test_the_ratio_is_the_step_at_the_rate_it_uses_after_a_decay():
     keep the initial rate, so a decayed run's figures were too large)."""
     scratch = tiny_scratch('rnn')
     expected = expected_figures(scratch)
-    monitor = Diagnostics(scratch, scratch.collect_params().values(), CLIP)
+    monitor = Diagnostics()
+    monitor.watch(scratch, CLIP)
     trainer = make_trainer(scratch, LR, CLIP, monitor=monitor)
     trainer.set_learning_rate(LR / 4)  # as DecayOnPlateau does
     with autograd.record():

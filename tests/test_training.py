@@ -5,7 +5,8 @@ from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn import (Config, DeepRNN, DeepRNNScratch, UsageError, copy_params,
                           load_data_splits, train)
 from d2l_deep_rnn.factory import set_seed
-from d2l_deep_rnn.training import TrainingDiverged, evaluate_perplexity
+from d2l_deep_rnn.training import (Progress, TrainingDiverged, callbacks_for,
+                                   evaluate_perplexity)
 
 
 @pytest.fixture(scope='module')
@@ -86,7 +87,7 @@ def test_random_sampling_and_progress_lines(splits, capsys):
     random_iter = SeqDataLoader(train_iter.corpus, 32, 35, use_random_iter=True)
     net = DeepRNN(len(vocab), 32, 1, 'gru')
     history = train(net, random_iter, vocab, 1.0, 4, mx.cpu(), use_random_iter=True,
-                    val_iter=val_iter, seed=0, log_every=2)
+                    val_iter=val_iter, seed=0, callbacks=[Progress(2)])
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split()[2] for line in lines] == ['1/4', '2/4', '4/4']
     assert 'val ppl' in lines[0] and 'unigram 17.2' in lines[0] and 'tokens/s' in lines[0]
@@ -195,15 +196,18 @@ def test_training_off_the_default_context_equals_training_on_it(Model, devices, 
     monkeypatch.setattr(training, 'make_trainer',
                         lambda *args, **kw: trainers.append(make_trainer(*args, **kw)) or
                         trainers[-1])
-    options = dict(val_iter=val_iter, seed=4, verbose=False, keep_best=True, diagnostics=True,
-                   save_every=1)
+
+    def extras(folder, resume=False):  # keep_best, diagnostics and checkpoints
+        return callbacks_for(Config(keep_best=True), diagnostics=True, save_dir=folder,
+                             save_every=1, resume=resume, verbose=False)
+    options = dict(val_iter=val_iter, seed=4)
     ref, net = twins(Model, vocab, devices)
-    expected = train(ref, train_iter, vocab, 1.0, 3, mx.cpu(0), save_dir=str(tmp_path / 'ref'),
-                     **options)
+    expected = train(ref, train_iter, vocab, 1.0, 3, mx.cpu(0),
+                     callbacks=extras(str(tmp_path / 'ref')), **options)
     folder = str(tmp_path / 'dev')
-    train(net, train_iter, vocab, 1.0, 2, devices, save_dir=folder, **options)
+    train(net, train_iter, vocab, 1.0, 2, devices, callbacks=extras(folder), **options)
     net = Model(len(vocab), 16, 2, 'lstm')  # uninitialized: everything comes from disk
-    history = train(net, train_iter, vocab, 1.0, 3, devices, save_dir=folder, resume=True,
+    history = train(net, train_iter, vocab, 1.0, 3, devices, callbacks=extras(folder, True),
                     **options)
     assert history['ctx'] == str(devices) and history['epochs'] == 3
     assert history['best_epoch'] == expected['best_epoch']
@@ -268,7 +272,7 @@ def test_frozen_biases_keep_a_zero_rate_on_a_parameter_server():
     assert set(lr for lr in lrs if lr) == {2.0}
 
 
-# Training for held-out perplexity: the plug-ins that follow the validation curve, on a
+# Training for held-out perplexity: the callbacks that follow the validation curve, on a
 # tiny run whose validation perplexities are scripted.
 
 SCRIPTED = [10.0, 8.0, 9.0, 7.0, 7.5, 7.6, 7.7, 7.8]  # best: epoch 4
@@ -282,14 +286,18 @@ def scripted_run(monkeypatch, data_dir):
     train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=200, val_tokens=100,
                                                    data_dir=data_dir)
 
-    def run(num_epochs=len(SCRIPTED), scripted=SCRIPTED, **options):
+    def run(num_epochs=len(SCRIPTED), scripted=SCRIPTED, save_dir=None, save_every=10,
+            resume=False, log_every=None, **held_out):
         values = iter(scripted)
         monkeypatch.setattr(training, 'evaluate_perplexity', lambda *args: next(values))
         net = DeepRNN(len(vocab), 8, 2, 'rnn')
         weights = []
+        callbacks = callbacks_for(Config(**held_out), save_dir=save_dir,
+                                  save_every=save_every, resume=resume,
+                                  verbose=log_every is not None, log_every=log_every,
+                                  on_epoch=lambda h: weights.append(snapshot(net)))
         history = train(net, train_iter, vocab, 1.0, num_epochs, mx.cpu(),
-                        val_iter=val_iter, seed=0, verbose=False,
-                        on_epoch=lambda h: weights.append(snapshot(net)), **options)
+                        val_iter=val_iter, seed=0, callbacks=callbacks)
         return net, history, weights
     return run
 
@@ -341,9 +349,11 @@ def test_learning_rate_is_divided_after_each_epoch_that_did_not_improve(scripted
 
 
 def test_early_stopping_ends_after_patience_epochs_without_improvement(scripted_run,
-                                                                        tmp_path):
-    _, history, weights = scripted_run(patience=2, save_dir=str(tmp_path / 'ck'))
+                                                                        tmp_path, capsys):
+    _, history, weights = scripted_run(patience=2, save_dir=str(tmp_path / 'ck'), log_every=4)
     assert history['epochs'] == 6 == history['stopped_early'] == len(weights)  # best: 4
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[2] for line in lines] == ['1/8', '4/8', '6/8']  # and the last
     assert len(history['train_ppl']) == len(history['val_ppl']) == 6
     from d2l_deep_rnn.checkpoint import read_meta
     assert read_meta(str(tmp_path / 'ck'))['epoch'] == 6  # the last epoch is saved
@@ -360,3 +370,33 @@ def test_validation_options_need_a_validation_set_and_sane_values(data_dir):
         with pytest.raises(UsageError, match='follow the validation perplexity'):
             train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 2, mx.cpu(),
                   verbose=False, **option)
+
+
+def test_the_keywords_build_the_callbacks_that_callbacks_for_builds(data_dir, capsys):
+    """The notebooks' keywords (lr_decay, patience, keep_best, diagnostics, on_epoch, verbose)
+    train exactly as `callbacks_for` of the same `Config`; giving both is refused."""
+    train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=400, val_tokens=200,
+                                                   data_dir=data_dir)
+    config = Config(lr_decay=4, patience=2, keep_best=True)
+    runs = []
+    for as_keywords in (True, False):
+        seen = []
+        net = DeepRNN(len(vocab), 8, 2, 'rnn')
+        extras = dict(lr_decay=4, patience=2, keep_best=True, diagnostics=True,
+                      on_epoch=lambda h: seen.append(h['epochs'])) if as_keywords else \
+            dict(callbacks=callbacks_for(config, diagnostics=True,
+                                         on_epoch=lambda h: seen.append(h['epochs'])))
+        history = train(net, train_iter, vocab, 3.0, 12, mx.cpu(), val_iter=val_iter, seed=0,
+                        **extras)
+        for key in ('seconds', 'tokens_per_sec'):
+            del history[key]
+        runs.append((history, seen, [p.data().asnumpy() for p in
+                                     net.collect_params().values()],
+                     capsys.readouterr().out.count(' epoch ')))
+    (a, seen_a, w_a, lines_a), (b, seen_b, w_b, lines_b) = runs
+    assert a == b and seen_a == seen_b == list(range(1, a['epochs'] + 1)) and lines_a == lines_b
+    assert len(a['lr']) == a['epochs'] and 'grad_norm' in a
+    assert all((x == y).all() for x, y in zip(w_a, w_b))
+    with pytest.raises(UsageError, match='not both'):
+        train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 1, mx.cpu(),
+              val_iter=val_iter, patience=2, callbacks=[])

@@ -45,7 +45,8 @@ from ..gluon_model import FUSED_LAYERS, GATES, DeepRNN, check_model_size
 from ..machine import describe_host
 from ..scratch_model import DeepRNNScratch
 from ..threads import thread_cap
-from ..training import train
+from ..diagnostics import Diagnostics
+from ..training import OnEpoch, train_config
 from .common import add_config_flags, config_from_args, parse_ctx
 from .torch_peer import (OMP_VARIABLES, load_batches, process_facts, timed_epochs,
                          write_batches, write_result)
@@ -143,15 +144,17 @@ def book_row(config, vocab_size, batches, ctx, epochs):
                                                  config.clip, False)[0], epochs)
 
 
-def train_row(make_net, config, vocab_size, batches, ctx, epochs, **options):
+def train_row(make_net, config, vocab_size, batches, ctx, epochs, hybridize=True,
+              diagnostics=False):
     """`train` as a learner calls it; each epoch timed from one `on_epoch` call to the next,
     so what `train` does around `train_epoch` (the diagnostics' replay) counts too."""
     net = make_net(vocab_size, config.num_hiddens, config.num_layers, config.cell,
                    config.activation)
     stamps = [time.perf_counter()]
-    history = train(net, batches, None, config.lr, epochs, ctx, clip=config.clip,
-                    seed=config.seed, verbose=False,
-                    on_epoch=lambda _: stamps.append(time.perf_counter()), **options)
+    callbacks = [Diagnostics()] if diagnostics else []
+    callbacks.append(OnEpoch(lambda _: stamps.append(time.perf_counter())))
+    history = train_config(net, batches, None, config.replace(num_epochs=epochs), ctx,
+                           hybridize=hybridize, callbacks=callbacks)
     return [end - start for start, end in zip(stamps, stamps[1:])], history['train_ppl']
 
 

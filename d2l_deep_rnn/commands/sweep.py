@@ -21,7 +21,7 @@ from ..files import atomic_write_bytes
 from ..gluon_model import check_model_size
 from ..metrics import count_params, tokens_per_sec
 from ..plots import plot_sweep
-from ..training import train
+from ..training import callbacks_for, train_config
 from .common import add_config_flags, config_from_args, one_line_errors, parse_ctx, \
     prepare_out_dir
 
@@ -37,16 +37,14 @@ BEFORE = {'optimizer': 'sgd', 'output_dropout': 0.0,  # settings of sweeps made 
           'weight_dropout': 0.0}
 
 
-def run_one(cell, num_layers, dropout, config, scratch, data, ctx, verbose):
-    """Train one model of the sweep; returns its row."""
+def run_one(config, scratch, data, ctx, verbose):
+    """Train the sweep's model of `config` (its cell, depth and dropout); returns its row."""
+    cell, num_layers, dropout = config.cell, config.num_layers, config.dropout
     train_iter, val_iter, vocab = data
-    net = build_model(config.replace(cell=cell, num_layers=num_layers, dropout=dropout),
-                      len(vocab), ctx, 'scratch' if scratch else 'gluon')
-    history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
-                    clip=config.clip, val_iter=val_iter, seed=config.seed, verbose=verbose,
-                    label=f'{cell} x{num_layers}' + (f' p={dropout:g}' if dropout else ''),
-                    lr_decay=config.lr_decay, patience=config.patience,
-                    optimizer=config.optimizer)
+    net = build_model(config, len(vocab), ctx, 'scratch' if scratch else 'gluon')
+    label = f'{cell} x{num_layers}' + (f' p={dropout:g}' if dropout else '')
+    history = train_config(net, train_iter, vocab, config, ctx, val_iter=val_iter,
+                           label=label, callbacks=callbacks_for(config, verbose=verbose))
     best = history['best_epoch']
     return {'cell': cell, 'layers': num_layers, 'dropout': dropout,
             'parameters': count_params(net), 'epochs': history['epochs'],
@@ -65,17 +63,18 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
           dropouts=(0.0,)):
     """Every (cell, dropout, depth) run, skipping those already in `out`/runs; returns the
     rows."""
+    configs = [config.replace(cell=c, num_layers=L, dropout=p)  # (Config checks each)
+               for c in cells for p in dropouts for L in depths]
     runs = os.path.join(out, 'runs')
     prepare_out_dir(runs)
     settings = {**{k: getattr(config, k) for k in SETTINGS}, 'scratch': scratch}
     data = load_data_splits(config.batch_size, config.num_steps, max_tokens=config.max_tokens,
                             val_tokens=config.val_tokens, data_dir=data_dir)
-    for cell in cells:  # refuse an impossible size before the first run, not after hours
-        for num_layers in depths:
-            check_model_size(len(data[2]), config.num_hiddens, num_layers, cell, not scratch)
+    for c in configs:  # refuse an impossible size before the first run, not after hours
+        check_model_size(len(data[2]), c.num_hiddens, c.num_layers, c.cell, not scratch)
     rows = []
-    for cell, dropout, num_layers in ((c, p, L) for c in cells for p in dropouts
-                                      for L in depths):
+    for run_config in configs:
+        cell, num_layers, dropout = run_config.cell, run_config.num_layers, run_config.dropout
         path = os.path.join(runs, run_name(cell, num_layers, dropout) + '.json')
         if os.path.isfile(path):
             saved = read_run(path)
@@ -89,7 +88,7 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
                   flush=True)
             rows.append(saved['row'])
             continue
-        row = run_one(cell, num_layers, dropout, config, scratch, data, ctx, verbose)
+        row = run_one(run_config, scratch, data, ctx, verbose)
         atomic_write_bytes(path, json.dumps({'settings': settings, 'row': row}).encode())
         rows.append(row)
     write_outputs(rows, config, scratch, out, ctx)
@@ -167,8 +166,6 @@ def run(args):
     for depth in depths:
         check_positive_int('--layers', depth)
     dropouts = parse_list(args.dropouts, '--dropouts', float)
-    for p in dropouts:
-        Config(dropout=p)  # checks it
     config = config_from_args(args, Config.small())
     rows = sweep(cells, depths, config, args.scratch, args.out, parse_ctx(args.ctx),
                  args.data_dir, verbose=not args.quiet, dropouts=dropouts)

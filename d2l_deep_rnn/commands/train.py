@@ -13,14 +13,14 @@ import sys
 from .. import checkpoint
 from ..config import Config, UsageError, check_positive_int
 from ..data import SHA1, load_data_splits
-from ..diagnostics import summarize as summarize_diagnostics
+from ..diagnostics import check_optimizer, summarize as summarize_diagnostics
 from ..distributed import KVSTORES
 from ..factory import build_models
 from ..files import atomic_write_bytes
 from ..generate import PREFIX, predict
 from ..metrics import tokens_per_sec
 from ..plots import plot_diagnostics, plot_perplexity
-from ..training import train
+from ..training import callbacks_for, train_config
 from .common import add_config_flags, config_from_args, interrupted, one_line_errors, \
     parse_ctx, prepare_out_dir, sigterm_as_ctrl_c
 
@@ -86,14 +86,11 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
     models = build_models(config, len(vocab), ctx, models)
     results, lead = {}, True
     for name, net in models.items():
-        history = train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
-                        clip=config.clip, use_random_iter=config.use_random_iter,
-                        val_iter=val_iter, seed=config.seed, verbose=verbose, label=name,
-                        save_dir=os.path.join(save, name) if save else None,
-                        save_every=save_every, resume=resume, kvstore=kvstore,
-                        diagnostics=diagnostics, lr_decay=config.lr_decay,
-                        patience=config.patience, keep_best=config.keep_best,
-                        optimizer=config.optimizer)
+        callbacks = callbacks_for(config, diagnostics=diagnostics, verbose=verbose,
+                                  save_dir=os.path.join(save, name) if save else None,
+                                  save_every=save_every, resume=resume)
+        history = train_config(net, train_iter, vocab, config, ctx, val_iter=val_iter,
+                               label=name, kvstore=kvstore, callbacks=callbacks)
         lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
         results[name] = summarize(history, predict(PREFIX, 50, net, vocab, first))
@@ -204,9 +201,8 @@ def run_main_job(args, kvstore):
     ctx = parse_ctx(args.ctx)
     models = choose_models(args.model, kvstore)
     check_positive_int('--save-every', args.save_every)
-    if args.diagnostics and config.optimizer != 'sgd':
-        raise UsageError("--diagnostics measures the SGD step's size; use it with "
-                         "--optimizer sgd")
+    if args.diagnostics:
+        check_optimizer(config.optimizer)
     if args.save and args.resume and args.save != args.resume:
         raise UsageError('--resume DIR keeps saving into DIR; give --save the same folder '
                          'or leave it out')
