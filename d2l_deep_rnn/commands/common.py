@@ -1,6 +1,6 @@
 """What every command shares: the parser that fails in one line, flags generated from
 `Config`'s fields, `--ctx`, the output folder check, the one-line ending of a
-`UsageError` (exit status 2), and SIGTERM handled as Ctrl-C."""
+`UsageError` (exit status 2), and SIGTERM handled as Ctrl-C, both reliably."""
 import argparse
 import contextlib
 import dataclasses
@@ -8,6 +8,7 @@ import functools
 import os
 import signal
 import sys
+import threading
 
 import mxnet as mx
 
@@ -96,18 +97,35 @@ class Terminated(KeyboardInterrupt):
     signum = signal.SIGTERM
 
 
+def in_finalizer(frame):
+    """Whether `frame` runs inside a `__del__`, where Python prints an exception and drops it
+    (MXNet frees every array in `NDArrayBase.__del__`, so a signal often lands there)."""
+    while frame is not None:
+        if frame.f_code.co_name == '__del__':
+            return True
+        frame = frame.f_back
+    return False
+
+
 @contextlib.contextmanager
-def sigterm_as_ctrl_c():
-    """Within the block, SIGTERM (kill, a job scheduler's stop) raises `Terminated`, so the
-    command ends as after Ctrl-C: the atomic writer drops its temporary file, the last
-    checkpoint stays, and one line says so."""
-    def terminate(signum, frame):
-        raise Terminated()
-    previous = signal.signal(signal.SIGTERM, terminate)
+def signals_as_ctrl_c():
+    """Within the block, Ctrl-C raises KeyboardInterrupt and SIGTERM (kill, a job
+    scheduler's stop) raises `Terminated`, so the command ends in one line: the atomic
+    writer drops its temporary file and the last checkpoint stays. A signal that lands in a
+    finalizer, which would swallow the exception and train on, is sent again 10 ms later."""
+    def stop(signum, frame):
+        if in_finalizer(frame):
+            threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()
+            return
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    # a signal the process was started ignoring (a background job's Ctrl-C) stays ignored
+    caught = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) != signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, stop) for sig in caught}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def interrupted(e):

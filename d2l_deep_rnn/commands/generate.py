@@ -7,7 +7,7 @@ import sys
 from .. import checkpoint
 from ..config import check_positive_int, check_seed
 from ..generate import PREFIX, generate
-from .common import interrupted, one_line_errors, parse_ctx, sigterm_as_ctrl_c
+from .common import interrupted, one_line_errors, parse_ctx, signals_as_ctrl_c
 
 HELP = 'generate text from a checkpoint written by --save'
 FORMATTER = argparse.ArgumentDefaultsHelpFormatter
@@ -40,7 +40,7 @@ def run(args):
     net, vocab = checkpoint.load_model(folder, parse_ctx(args.ctx))
     chars = generate(args.prefix, args.num_chars, net, vocab, temperature=args.temperature,
                      seed=args.seed)
-    with sigterm_as_ctrl_c():
+    with signals_as_ctrl_c():
         return stream(chars)
 
 

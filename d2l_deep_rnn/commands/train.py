@@ -22,7 +22,7 @@ from ..metrics import tokens_per_sec
 from ..plots import plot_diagnostics, plot_perplexity
 from ..training import callbacks_for, train_config
 from .common import add_config_flags, config_from_args, interrupted, one_line_errors, \
-    parse_ctx, prepare_out_dir, sigterm_as_ctrl_c
+    parse_ctx, prepare_out_dir, signals_as_ctrl_c
 
 HELP = 'train both models side by side (the main job; the default command)'
 FORMATTER = argparse.ArgumentDefaultsHelpFormatter
@@ -210,7 +210,7 @@ def run_main_job(args, kvstore):
     if save:
         check_save_folder(save, bool(args.resume), args.overwrite, models)
     # SIGTERM as Ctrl-C, but not in a launch worker: the launcher stops those itself
-    signals = contextlib.nullcontext() if kvstore.startswith('dist') else sigterm_as_ctrl_c()
+    signals = contextlib.nullcontext() if kvstore.startswith('dist') else signals_as_ctrl_c()
     try:
         with signals:
             summary = train_models(config, ctx, args.out, args.data_dir,
