@@ -27,7 +27,8 @@ class Run:
 
 
 class Callback:
-    """Something `train` calls at the start, before and after each epoch, and at the end."""
+    """Something `train` calls at the start, before and after each epoch and each step, and
+    at the end."""
 
     needs_validation = False  # True: it follows the validation perplexity (needs val_iter)
 
@@ -44,6 +45,12 @@ class Callback:
 
     def on_epoch_begin(self, history):
         """Before each epoch; `history['epochs']` is the last finished one."""
+
+    def on_batch_begin(self, X):
+        """Before each step: X, the batch's rows on the first device (batch_size, num_steps)."""
+
+    def on_after_backward(self):
+        """After each backward pass and the devices' sum, before clipping and the update."""
 
     def on_epoch_end(self, history):
         """After each epoch, its perplexities in `history`; True asks `train` to stop."""

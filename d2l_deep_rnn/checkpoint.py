@@ -199,8 +199,8 @@ class Checkpoints(Callback):
 
 
 def restore_optimizer_settings(trainer, ours, folder):
-    """After loading a checkpoint's optimizer state: this run's learning rate, and its
-    clipping threshold and monitor (not saved); refuse another kind of optimizer."""
+    """After loading a checkpoint's optimizer state: this run's learning rate; refuse
+    another kind of optimizer."""
     saved = trainer.optimizer
     if type(saved) is not type(ours):
         raise CheckpointError(f'{folder} holds a checkpoint of another optimizer '
@@ -208,6 +208,3 @@ def restore_optimizer_settings(trainer, ours, folder):
                               f'older d2l-deep-rnn, another --optimizer or --kvstore); train '
                               f'again without --resume')
     trainer.set_learning_rate(ours.learning_rate)
-    for name in ('theta', 'monitor'):
-        if hasattr(ours, name):
-            setattr(saved, name, getattr(ours, name))

@@ -28,6 +28,7 @@ from .config import UsageError
 from .convert import fused_params, scratch_params, scratch_view
 from .fast_scratch import layer_by_layer
 from .gluon_model import DeepRNN, is_frozen
+from .metrics import sum_squares
 
 KEYS = ('grad_norm', 'clip_fraction', 'update_ratio', 'saturation', 'diag_layers')
 TANH_LIMIT, GATE_MARGIN = 0.95, 0.05
@@ -60,18 +61,19 @@ def check_optimizer(optimizer):
 
 
 class Diagnostics(Callback):
-    """`train`'s callback for the per-layer figures, and the monitor the clipping reports
-    each step to (see `ClippedSGD`): accumulates them on the device and, at the end of each
-    epoch, adds them to the history, read once. It measures the SGD step's size."""
+    """`train`'s callback for the per-layer figures: after each backward pass, before the
+    clipping, it measures the gradients and the step the clipping and the update will take,
+    accumulates them on the device and, at the end of each epoch, adds them to the history,
+    read once. It measures the SGD step's size."""
 
     def bind(self, run):
         check_optimizer(run.optimizer)
         super().bind(run)
-        self.watch(run.net, run.clip)
+        self.watch(run.net, run.clip, run.trainer)
 
-    def watch(self, net, clip):
-        """Measure `net`'s trained parameters, clipped at `clip`."""
-        self.net, self.clip = net, clip
+    def watch(self, net, clip, trainer):
+        """Measure `net`'s trained parameters, clipped at `clip`, stepped by `trainer`."""
+        self.net, self.clip, self.trainer = net, clip, trainer
         params = net.collect_params().values()
         self.params = [p for p in params if not is_frozen(p)]  # as the clipping sees them
         owner = layer_of(net)
@@ -92,26 +94,30 @@ class Diagnostics(Callback):
     def on_epoch_begin(self, history):
         self.start_epoch()
 
-    def on_epoch_end(self, history):
-        append_epoch(history, self.end_epoch())
-        return False
+    def on_batch_begin(self, X):
+        if self.sample is None:  # the epoch's first batch, replayed for the saturation
+            self.sample = X
 
-    def record_step(self, sums, norm, scale, lr):
-        """Called by `ClippedSGD` (or `grad_clipping`) before the step: `sums` holds each
-        parameter's squared gradient norm, `norm` the global norm, `scale` = min(1, clip /
-        norm), `lr` the rate this step uses (after any decay)."""
+    def on_after_backward(self):
+        """Each layer's gradient norm (summed over devices, before clipping), whether the
+        clipping fires, and the size of the step at the trainer's rate (after any decay):
+        ||lr min(1, clip / ||g||) g_l|| / ||w_l||."""
         ctx = self.params[0].list_ctx()[0]
         if self.M.ctx != ctx:  # moved once, to the device the step is measured on
             self.M = self.M.as_in_ctx(ctx)
-        M = self.M
-        weights = [p.data(ctx).as_nd_ndarray() for p in self.params]
-        w_sums = mx.nd.multi_sum_sq(*weights, num_arrays=len(weights)).as_np_ndarray()
-        g = np.sqrt(np.dot(sums, M))  # (L+1,): each layer's gradient norm
-        w = np.sqrt(np.dot(w_sums, M))
+        sums = sum_squares([p.grad(ctx) for p in self.params])
+        norm = np.sqrt(sums.sum())
+        scale = np.minimum(1.0, self.clip / (norm + 1e-12))
+        g = np.sqrt(np.dot(sums, self.M))  # (L+1,): each layer's gradient norm
+        w = np.sqrt(np.dot(sum_squares([p.data(ctx) for p in self.params]), self.M))
         self.grad_norm = self.grad_norm + g
-        self.update_ratio = self.update_ratio + lr * scale * g / w
+        self.update_ratio = self.update_ratio + self.trainer.learning_rate * scale * g / w
         self.clipped = self.clipped + (norm > self.clip)
         self.steps += 1
+
+    def on_epoch_end(self, history):
+        append_epoch(history, self.end_epoch())
+        return False
 
     def end_epoch(self):
         """This epoch's figures as Python lists (one entry per layer)."""

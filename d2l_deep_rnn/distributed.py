@@ -6,10 +6,10 @@ Each worker takes a contiguous block of rows of every batch (row i keeps its hid
 one worker, as on one of several devices); its loss is divided by the whole batch's token
 count, so the servers' sum of the gradients is the gradient of one process on the whole
 batch (`dist_sync`). With `dist_async` the servers update on their own, so there is no summed
-gradient to clip: each worker clips its own share first.
+gradient to clip: each worker clips its own share first, and `AsyncTrainer` then pushes it.
 """
 import mxnet as mx
-from mxnet import np
+from mxnet import gluon, np
 
 from .config import UsageError
 
@@ -20,13 +20,10 @@ LOSS_KEY = 1_000_000  # the kvstore key that sums the workers' losses (parameter
 class Alone:
     """A single process: all rows, nothing before the step, the loss as it is."""
 
-    rank, num_workers, kv = 0, 1, None
+    rank, num_workers, kv, asynchronous = 0, 1, None, False
 
     def rows(self, X, Y):
         return X, Y
-
-    def before_step(self, clip_own_share):
-        pass
 
     def epoch_loss(self, total_loss, num_tokens):
         """The epoch's mean loss per token."""
@@ -50,11 +47,6 @@ class Worker(Alone):
         self.own_tokens += Y.size
         return X, Y
 
-    def before_step(self, clip_own_share):
-        """With `dist_async`, clip this worker's own gradient (`clip_own_share()`)."""
-        if self.asynchronous:
-            clip_own_share()
-
     def epoch_loss(self, total_loss, num_tokens):
         """The mean loss per token over every worker's rows (`dist_sync`); with `dist_async`
         no sum exists and it is this worker's own."""
@@ -62,6 +54,21 @@ class Worker(Alone):
         if self.asynchronous:
             return float(total_loss) / own
         return cluster_sum(self.kv, total_loss) / num_tokens
+
+
+class AsyncTrainer(gluon.Trainer):
+    """A `dist_async` worker's Trainer, stepped as the others are (`allreduce_grads`, clip,
+    `update`): the servers update the weights, so there is nothing to sum before clipping,
+    and `update` pushes this worker's clipped gradient and pulls the weights back."""
+
+    def __init__(self, params, optimizer, kvstore):
+        super().__init__(params, optimizer, kvstore=kvstore, update_on_kvstore=True)
+
+    def allreduce_grads(self):
+        pass  # each worker clips its own gradient: the servers only ever see it clipped
+
+    def update(self, batch_size, ignore_stale_grad=False):
+        self.step(batch_size, ignore_stale_grad)
 
 
 def worker_rows(batch, kv):

@@ -3,10 +3,9 @@ perplexity per epoch, and tokens per second.
 
 Changed from the book, without changing what is computed: the loss is summed on the
 device and read once per epoch (the book reads it after every batch, which stalls
-MXNet's asynchronous engine), and clipping and the SGD step are one optimizer, `ClippedSGD`
-(in `optim`, beside Adam), whose norm and scale stay on the device
+MXNet's asynchronous engine), and the clipping's norm and scale stay on the device
 (`gluon.utils.clip_global_norm` fails on numpy-interface arrays in MXNet 1.9.1, and reads
-the norm on the host).
+the norm on the host). Each step is the book's three: backward, `grad_clipping`, update.
 """
 import math
 import os
@@ -14,19 +13,19 @@ import sys
 import time
 
 from d2l import mxnet as d2l
-from mxnet import autograd, gluon
+from mxnet import autograd, gluon, np
 
 from . import checkpoint
 from .callback import Callback, Run
 from .config import OPTIMIZERS, Config, UsageError, check_choice
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
-from .distributed import ALONE, KVSTORES, join, join_before_training
+from .distributed import ALONE, KVSTORES, AsyncTrainer, join, join_before_training
 from .factory import ensure_initialized, set_seed
 from .gluon_model import is_frozen
-from .metrics import perplexity
+from .metrics import perplexity, sum_squares
 # ClippedSGD here too: checkpoints of earlier versions pickled it as training.ClippedSGD
-from .optim import ClippedSGD, clip_scale, make_optimizer, server_optimizer  # noqa: F401
+from .optim import ClippedSGD, make_optimizer, server_optimizer  # noqa: F401
 
 
 class TrainingDiverged(UsageError):
@@ -38,20 +37,18 @@ def as_ctx_list(ctx):
     return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
 
 
-def grad_clipping(params, theta, ctx, monitor=None, lr=None):
-    """g <- g * min(1, theta / ||g||), the norm taken over all parameters' gradients together.
+def grad_clipping(params, theta, ctx):
+    """The book's `grad_clipping`: g <- g * min(1, theta / ||g||), the norm taken over all
+    parameters' gradients together, on the device (no host sync).
 
     With several contexts the gradients must already be summed across them (as
-    `Trainer.allreduce_grads` leaves them): the norm is read on the first and every copy is
-    scaled alike. Frozen parameters (see `gluon_model.freeze`) are left out: the norm is
-    the section's parameters'. Returns the norm before clipping (a device scalar: reading
-    it syncs). A `monitor` (see `diagnostics.Diagnostics`) sees each step's squared norms
-    first, with `lr`, the rate of the step that follows."""
+    `Trainer.allreduce_grads` leaves them): the norm is taken on the first and every copy is
+    scaled alike. Frozen parameters (see `gluon_model.freeze`) are left out: the norm is the
+    section's parameters'. Returns the norm before clipping (a device scalar)."""
     ctxs = as_ctx_list(ctx)
     params = [p for p in params if not is_frozen(p)]
-    sums, norm, scale = clip_scale([p.grad(ctxs[0]).as_nd_ndarray() for p in params], theta)
-    if monitor is not None:
-        monitor.record_step(sums, norm, scale, lr)
+    norm = np.sqrt(sum_squares([p.grad(ctxs[0]) for p in params]).sum())
+    scale = np.minimum(1.0, theta / (norm + 1e-12))
     for c in ctxs:
         scale_here = scale.as_in_ctx(c)
         for p in params:
@@ -60,25 +57,26 @@ def grad_clipping(params, theta, ctx, monitor=None, lr=None):
     return norm
 
 
-def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, worker=ALONE,
-                monitor=None):
+def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, *, clip=1.0,
+                callbacks=(), worker=ALONE):
     """One pass over `train_iter` as the book's `train_epoch_ch8`; returns (perplexity,
-    tokens). `trainer.step` clips and updates (`make_trainer`'s `ClippedSGD`).
+    tokens). Each step: backward, sum the devices' gradients, clip them, update.
 
     With several contexts each batch's rows are split across them (row i keeps its hidden
     state on its device from batch to batch), each device's loss is divided by the whole
     batch's token count, and the Trainer sums the gradients before clipping and updating:
     the same step one device takes on the whole batch. A parameter-server `worker` (see
-    `distributed`) first takes its own rows. A `monitor` keeps the first batch."""
-    ctxs = as_ctx_list(ctx)
+    `distributed`) first takes its own rows. `callbacks` see each batch's first device's
+    rows (`on_batch_begin`) and the summed gradients before clipping (`on_after_backward`)."""
+    ctxs, params = as_ctx_list(ctx), list(net.collect_params().values())
     states, total_loss, num_tokens = None, 0.0, 0
     for X, Y in train_iter:
         batch_tokens = Y.size  # the whole batch's, on every worker: losses are its mean
         X, Y = worker.rows(X, Y)
         Xs = gluon.utils.split_and_load(X, ctxs, even_split=False)  # rows per device
         Ys = gluon.utils.split_and_load(Y, ctxs, even_split=False)
-        if monitor is not None and monitor.sample is None:
-            monitor.sample = Xs[0]
+        for callback in callbacks:
+            callback.on_batch_begin(Xs[0])
         if states is None or use_random_iter:  # fresh for random batches
             states = [net.begin_state(batch_size=x.shape[0], ctx=c) for x, c in zip(Xs, ctxs)]
         else:
@@ -89,29 +87,30 @@ def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, worker=ALO
                       for (y_hat, _), y in zip(outputs, Ys)]
         states = [state for _, state in outputs]
         autograd.backward(losses)
-        worker.before_step(lambda: grad_clipping(trainer.clip_params, trainer.clip, ctxs,
-                                                 monitor, trainer.learning_rate))
-        trainer.step(1)  # sum the gradients, clip, SGD (the loss is already a mean)
+        trainer.allreduce_grads()  # sum the devices' (and dist_sync workers') gradients
+        for callback in callbacks:
+            callback.on_after_backward()
+        grad_clipping(params, clip, ctxs)
+        trainer.update(1)  # SGD (or Adam); the loss is already a mean
         total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * batch_tokens
         num_tokens += batch_tokens
     return perplexity(worker.epoch_loss(total_loss, num_tokens)), num_tokens
 
 
-def make_trainer(net, lr, clip=1.0, worker=ALONE, monitor=None, optimizer='sgd'):
-    """SGD (or Adam: `optim`) with clipping at `clip` through a Gluon Trainer, which sums the
-    gradients of several devices, or of a parameter server's workers (`distributed`); with
-    `dist_async` the servers take plain steps and each worker clips first."""
+def make_trainer(net, lr, worker=ALONE, optimizer='sgd'):
+    """SGD (or Adam: `optim`) through a Gluon Trainer, which sums the gradients of several
+    devices, or of a parameter server's workers (`distributed`); with `dist_async` the
+    servers take plain steps on each worker's clipped gradient as it comes."""
     check_choice('optimizer', optimizer, OPTIMIZERS)
     params = list(net.collect_params().values())  # a list keeps this order (a dict: sorted)
-    on_servers = worker.kv is not None and worker.asynchronous
-    step = server_optimizer(optimizer, lr) if on_servers else \
-        make_optimizer(optimizer, lr, clip, monitor)
+    if worker.asynchronous:
+        trainer = AsyncTrainer(params, server_optimizer(optimizer, lr), kvstore=worker.kv)
+    else:
+        trainer = gluon.Trainer(params, make_optimizer(optimizer, lr),
+                                kvstore=worker.kv or 'device', update_on_kvstore=False)
     # frozen biases by index too: servers updating on the kvstore (dist_async) get a copy of
     # the optimizer without the parameters' own lr_mult
-    step.set_lr_mult({i: 0.0 for i, p in enumerate(params) if is_frozen(p)})
-    trainer = gluon.Trainer(params, step, kvstore=worker.kv or 'device',
-                            update_on_kvstore=on_servers)
-    trainer.clip, trainer.clip_params = clip, params  # for a dist_async worker's own clipping
+    trainer.optimizer.set_lr_mult({i: 0.0 for i, p in enumerate(params) if is_frozen(p)})
     if worker.kv is not None:
         join_before_training(trainer)
     return trainer
@@ -168,8 +167,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
         net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     worker = join(kvstore)
-    monitor = next((c for c in callbacks if isinstance(c, Diagnostics)), None)
-    trainer = make_trainer(net, lr, clip, worker, monitor, optimizer)
+    trainer = make_trainer(net, lr, worker, optimizer)
     run = Run(net, trainer, vocab, num_epochs, clip, optimizer, lead=worker.rank == 0)
     for callback in callbacks:
         callback.bind(run)
@@ -182,7 +180,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
             callback.on_epoch_begin(history)
         start = time.perf_counter()
         ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter,
-                                      worker, monitor)
+                                      clip=clip, callbacks=callbacks, worker=worker)
         seconds = time.perf_counter() - start
         if not math.isfinite(ppl):  # stop before saving: the last good checkpoint stays
             raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '

@@ -64,10 +64,34 @@ def test_killed_and_resumed_run_ends_as_an_uninterrupted_one(splits, tmp_path, M
                                                     'trainer-4.states']
 
 
+@pytest.mark.parametrize('optimizer, lr', [('sgd', 1.0), ('adam', 0.01)])
+def test_a_checkpoint_of_the_earlier_clipping_optimizers_resumes(splits, tmp_path, optimizer,
+                                                                  lr):
+    """Checkpoints written before the clipping moved into the loop pickled `ClippedSGD` or
+    `ClippedAdam` (with their threshold): they resume, and end as an uninterrupted run."""
+    import pickle
+    expected = run(splits, fresh(DeepRNN, 0), 3, tmp_path / 'whole', lr=lr,
+                   optimizer=optimizer)
+    run(splits, fresh(DeepRNN, 0), 2, tmp_path / 'cut', lr=lr, optimizer=optimizer)
+    states_file = tmp_path / 'cut' / 'trainer-2.states'
+    states, saved = pickle.loads(states_file.read_bytes())
+    saved.theta, saved.monitor = 1.0, None  # what the earlier optimizers carried
+    name = type(saved).__name__.encode()
+    old = pickle.dumps((states, saved), protocol=4)
+    old = old.replace(bytes([0x8c, len(name)]) + name,
+                      bytes([0x8c, len(name) + 7]) + b'Clipped' + name)
+    assert b'Clipped' + name in old
+    states_file.write_bytes(old)
+    resumed = run(splits, fresh(DeepRNN, 99), 3, tmp_path / 'cut', resume=True, lr=lr,
+                  optimizer=optimizer)
+    assert resumed['train_ppl'] == expected['train_ppl']
+    assert resumed['val_ppl'] == expected['val_ppl']
+
+
 def test_checkpoint_of_another_configuration_is_refused(splits, tmp_path):
     run(splits, fresh(DeepRNN, 0), 1, tmp_path)
-    with pytest.raises(CheckpointError, match=r"another optimizer \(ClippedSGD, this run "
-                                              r"ClippedAdam: .*another --optimizer"):
+    with pytest.raises(CheckpointError, match=r"another optimizer \(SGD, this run "
+                                              r"Adam: .*another --optimizer"):
         run(splits, fresh(DeepRNN, 0), 2, tmp_path, resume=True, optimizer='adam')
     with pytest.raises(CheckpointError, match=r"has num_hiddens 16, this run 32"):
         run(splits, fresh(DeepRNN, 0, num_hiddens=32), 2, tmp_path, resume=True)

@@ -1,4 +1,5 @@
-"""The optimizers against NumPy: the book's clipping, then SGD or Adam, step by step."""
+"""The optimizers against NumPy: the book's clipping (`grad_clipping`), then SGD or Adam, step
+by step, as `train_epoch` takes them."""
 import mxnet as mx
 import numpy as onp
 import pytest
@@ -7,16 +8,17 @@ from mxnet import autograd
 from d2l_deep_rnn import DeepRNN, UsageError, train
 from d2l_deep_rnn.factory import set_seed
 from d2l_deep_rnn.gluon_model import is_frozen
-from d2l_deep_rnn.training import make_trainer
+from d2l_deep_rnn.training import grad_clipping, make_trainer
 
 
 def steps(optimizer, lr, clip, num_steps=3):
-    """A tiny 2-layer LSTM stepped `num_steps` times by `make_trainer`; returns the weights
-    before, each step's gradients (before clipping) and the weights after, by name."""
+    """A tiny 2-layer LSTM clipped and stepped `num_steps` times by `make_trainer`'s Trainer;
+    returns the weights before, each step's gradients (before clipping) and the weights
+    after, by name."""
     set_seed(0)
     net = DeepRNN(28, 8, 2, 'lstm')
     net.initialize(mx.init.Normal(0.1), ctx=mx.cpu())
-    trainer = make_trainer(net, lr, clip, optimizer=optimizer)
+    trainer = make_trainer(net, lr, optimizer=optimizer)
     params = net.collect_params()
     before = {n: p.data().asnumpy().copy() for n, p in params.items()}
     loss = mx.gluon.loss.SoftmaxCrossEntropyLoss()
@@ -30,7 +32,8 @@ def steps(optimizer, lr, clip, num_steps=3):
             l = loss(y_hat, Y.T.reshape(-1)).mean()
         l.backward()
         grads.append({n: p.grad().asnumpy().copy() for n, p in params.items()})
-        trainer.step(1)
+        grad_clipping(params.values(), clip, mx.cpu())
+        trainer.update(1)
     after = {n: p.data().asnumpy() for n, p in params.items()}
     frozen = {n for n, p in params.items() if is_frozen(p)}
     return before, grads, after, frozen
@@ -45,7 +48,7 @@ def clipped(grads, frozen, clip):
 
 
 @pytest.mark.parametrize('clip', [1e-3, 1e3], ids=['clipping', 'not-clipping'])
-def test_clipped_adam_is_adam_after_the_books_clipping(clip):
+def test_adam_after_the_books_clipping(clip):
     lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
     before, grads, after, frozen = steps('adam', lr, clip)
     w = {n: v.astype('float64') for n, v in before.items()}
@@ -70,7 +73,7 @@ def test_clipped_adam_is_adam_after_the_books_clipping(clip):
     assert frozen and all(n.endswith('h2h_bias') for n in frozen)
 
 
-def test_clipped_sgd_is_the_books_step():
+def test_sgd_after_the_books_clipping_is_the_books_step():
     lr, clip = 0.5, 0.01
     before, grads, after, frozen = steps('sgd', lr, clip)
     w = {n: v.astype('float64') for n, v in before.items()}
