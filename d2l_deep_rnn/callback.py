@@ -31,6 +31,7 @@ class Callback:
     at the end."""
 
     needs_validation = False  # True: it follows the validation perplexity (needs val_iter)
+    uses_the_optimizer = False  # True: it saves or sets the optimizer (not on dist_async)
 
     def bind(self, run):
         """Before anything else: the run this callback serves (`self.run`)."""

@@ -171,6 +171,8 @@ class Checkpoints(Callback):
     With `resume`, training first continues from the checkpoint there, if there is one
     (`verbose`: saying so)."""
 
+    uses_the_optimizer = True
+
     def __init__(self, folder, every=10, resume=False, verbose=True):
         self.folder, self.every, self.resume, self.verbose = folder, every, resume, verbose
         self.saved = self.last = None

@@ -1,33 +1,40 @@
 """Training as one worker of MXNet's parameter server (`dist_sync`, `dist_async`): which rows
-of each batch this worker takes, what it does before the step, and the epoch's loss over all
-workers. `ALONE` is a single process, which needs none of it.
+of each batch this worker takes, how its Trainer sums and steps, and the epoch's perplexity
+over all workers. `ALONE` is a single process, which needs none of it; `train_epoch` is the
+same loop either way.
 
 Each worker takes a contiguous block of rows of every batch (row i keeps its hidden state on
-one worker, as on one of several devices); its loss is divided by the whole batch's token
-count, so the servers' sum of the gradients is the gradient of one process on the whole
-batch (`dist_sync`). With `dist_async` the servers update on their own, so there is no summed
-gradient to clip: each worker clips its own share first, and `AsyncTrainer` then pushes it.
+one worker, as on one of several devices). Its gradient, the mean over its own rows, is
+weighted by its share of the batch's tokens, so the servers' sum of the gradients is the
+gradient of one process on the whole batch (`dist_sync`). With `dist_async` the servers
+update on their own, so there is no summed gradient to clip: each worker clips its own share.
 """
+import math
+
 import mxnet as mx
 from mxnet import gluon, np
 
 from .config import UsageError
+from .metrics import perplexity
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
 LOSS_KEY = 1_000_000  # the kvstore key that sums the workers' losses (parameters use 0..P-1)
 
 
 class Alone:
-    """A single process: all rows, nothing before the step, the loss as it is."""
+    """A single process: every row, Gluon's own Trainer, the epoch as it is."""
 
     rank, num_workers, kv, asynchronous = 0, 1, None, False
 
-    def rows(self, X, Y):
-        return X, Y
+    def batches(self, data_iter):
+        return data_iter
 
-    def epoch_loss(self, total_loss, num_tokens):
-        """The epoch's mean loss per token."""
-        return float(total_loss) / num_tokens
+    def trainer(self, params, optimizer):
+        """Gluon's Trainer, which sums several devices' gradients in `allreduce_grads`."""
+        return gluon.Trainer(params, optimizer, kvstore='device', update_on_kvstore=False)
+
+    def epoch(self, ppl, num_tokens):
+        return ppl, num_tokens
 
 
 ALONE = Alone()
@@ -39,36 +46,62 @@ class Worker(Alone):
     def __init__(self, kv):
         self.kv, self.rank, self.num_workers = kv, kv.rank, kv.num_workers
         self.asynchronous = 'async' in kv.type
-        self.own_tokens = 0
+        self.share, self.own_tokens, self.all_tokens = 1.0, 0, 0
 
-    def rows(self, X, Y):
-        """This worker's block of rows of X and Y (the same rows every batch)."""
-        X, Y = worker_rows(X, self.kv), worker_rows(Y, self.kv)
-        self.own_tokens += Y.size
-        return X, Y
+    def batches(self, data_iter):
+        """This worker's block of rows of each batch (X, Y): the same rows every batch.
+        `share` is its part of the batch's tokens, by which `WorkerTrainer` weights it."""
+        self.own_tokens = self.all_tokens = 0
+        for X, Y in data_iter:
+            X_own, Y_own = worker_rows(X, self.kv), worker_rows(Y, self.kv)
+            self.share = Y_own.size / Y.size
+            self.own_tokens += Y_own.size
+            self.all_tokens += Y.size
+            yield X_own, Y_own
 
-    def epoch_loss(self, total_loss, num_tokens):
-        """The mean loss per token over every worker's rows (`dist_sync`); with `dist_async`
-        no sum exists and it is this worker's own."""
-        own, self.own_tokens = self.own_tokens, 0
-        if self.asynchronous:
-            return float(total_loss) / own
-        return cluster_sum(self.kv, total_loss) / num_tokens
+    def trainer(self, params, optimizer):
+        """A `WorkerTrainer` that has joined the servers (`join_before_training`)."""
+        trainer = WorkerTrainer(params, optimizer, self)
+        join_before_training(trainer)
+        return trainer
+
+    def epoch(self, ppl, num_tokens):
+        """(perplexity, tokens) of every worker's rows from this worker's own (`dist_sync`):
+        the perplexity of all rows is the token-weighted geometric mean of the workers'.
+        With `dist_async` no sum exists and the perplexity is this worker's own."""
+        if not self.asynchronous:
+            ppl = perplexity(cluster_sum(self.kv, math.log(ppl) * num_tokens) /
+                             self.all_tokens)
+        return ppl, self.all_tokens
 
 
-class AsyncTrainer(gluon.Trainer):
-    """A `dist_async` worker's Trainer, stepped as the others are (`allreduce_grads`, clip,
-    `update`): the servers update the weights, so there is nothing to sum before clipping,
-    and `update` pushes this worker's clipped gradient and pulls the weights back."""
+class WorkerTrainer(gluon.Trainer):
+    """A worker's Trainer, stepped as a single process's: `allreduce_grads`, clip, `update`.
 
-    def __init__(self, params, optimizer, kvstore):
-        super().__init__(params, optimizer, kvstore=kvstore, update_on_kvstore=True)
+    `allreduce_grads` first weights this worker's gradient by its share of the batch's
+    tokens, so that (`dist_sync`) the servers' sum is the whole batch's mean gradient, which
+    every worker then clips and steps alike. With `dist_async` the servers update the
+    weights: nothing is summed before clipping, and `update` pushes this worker's clipped
+    gradient and pulls the weights back."""
+
+    def __init__(self, params, optimizer, worker):
+        super().__init__(params, optimizer, kvstore=worker.kv,
+                         update_on_kvstore=worker.asynchronous)
+        self.worker, self.trained = worker, [p for p in params if p.grad_req != 'null']
 
     def allreduce_grads(self):
-        pass  # each worker clips its own gradient: the servers only ever see it clipped
+        if self.worker.share != 1:
+            for p in self.trained:
+                for g in p.list_grad():
+                    g *= self.worker.share
+        if not self.worker.asynchronous:
+            super().allreduce_grads()
 
     def update(self, batch_size, ignore_stale_grad=False):
-        self.step(batch_size, ignore_stale_grad)
+        if self.worker.asynchronous:
+            self.step(batch_size, ignore_stale_grad)  # push, the servers' update, pull
+        else:
+            super().update(batch_size, ignore_stale_grad)
 
 
 def worker_rows(batch, kv):

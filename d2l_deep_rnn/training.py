@@ -20,7 +20,7 @@ from .callback import Callback, Run
 from .config import OPTIMIZERS, Config, UsageError, check_choice
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
-from .distributed import ALONE, KVSTORES, AsyncTrainer, join, join_before_training
+from .distributed import ALONE, KVSTORES, join
 from .factory import ensure_initialized, set_seed
 from .gluon_model import is_frozen
 from .metrics import perplexity, sum_squares
@@ -58,21 +58,20 @@ def grad_clipping(params, theta, ctx):
 
 
 def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, *, clip=1.0,
-                callbacks=(), worker=ALONE):
+                callbacks=()):
     """One pass over `train_iter` as the book's `train_epoch_ch8`; returns (perplexity,
     tokens). Each step: backward, sum the devices' gradients, clip them, update.
 
     With several contexts each batch's rows are split across them (row i keeps its hidden
     state on its device from batch to batch), each device's loss is divided by the whole
     batch's token count, and the Trainer sums the gradients before clipping and updating:
-    the same step one device takes on the whole batch. A parameter-server `worker` (see
-    `distributed`) first takes its own rows. `callbacks` see each batch's first device's
-    rows (`on_batch_begin`) and the summed gradients before clipping (`on_after_backward`)."""
+    the same step one device takes on the whole batch (a parameter-server worker's
+    `train_iter` and Trainer do the same across workers: `distributed`). `callbacks` see
+    each batch's first device's rows (`on_batch_begin`) and the summed gradients before
+    clipping (`on_after_backward`)."""
     ctxs, params = as_ctx_list(ctx), list(net.collect_params().values())
     states, total_loss, num_tokens = None, 0.0, 0
     for X, Y in train_iter:
-        batch_tokens = Y.size  # the whole batch's, on every worker: losses are its mean
-        X, Y = worker.rows(X, Y)
         Xs = gluon.utils.split_and_load(X, ctxs, even_split=False)  # rows per device
         Ys = gluon.utils.split_and_load(Y, ctxs, even_split=False)
         for callback in callbacks:
@@ -83,18 +82,18 @@ def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, *, clip=1.
             states = [[s.detach() for s in state] for state in states]  # cut the graph
         with autograd.record():
             outputs = [net(x, state) for x, state in zip(Xs, states)]
-            losses = [loss(y_hat, y.T.reshape(-1)).sum() / batch_tokens  # y time-major
+            losses = [loss(y_hat, y.T.reshape(-1)).sum() / Y.size  # y time-major
                       for (y_hat, _), y in zip(outputs, Ys)]
         states = [state for _, state in outputs]
         autograd.backward(losses)
-        trainer.allreduce_grads()  # sum the devices' (and dist_sync workers') gradients
+        trainer.allreduce_grads()  # sum the devices' gradients
         for callback in callbacks:
             callback.on_after_backward()
         grad_clipping(params, clip, ctxs)
         trainer.update(1)  # SGD (or Adam); the loss is already a mean
-        total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * batch_tokens
-        num_tokens += batch_tokens
-    return perplexity(worker.epoch_loss(total_loss, num_tokens)), num_tokens
+        total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * Y.size
+        num_tokens += Y.size
+    return perplexity(float(total_loss) / num_tokens), num_tokens
 
 
 def make_trainer(net, lr, worker=ALONE, optimizer='sgd'):
@@ -103,17 +102,11 @@ def make_trainer(net, lr, worker=ALONE, optimizer='sgd'):
     servers take plain steps on each worker's clipped gradient as it comes."""
     check_choice('optimizer', optimizer, OPTIMIZERS)
     params = list(net.collect_params().values())  # a list keeps this order (a dict: sorted)
-    if worker.asynchronous:
-        trainer = AsyncTrainer(params, server_optimizer(optimizer, lr), kvstore=worker.kv)
-    else:
-        trainer = gluon.Trainer(params, make_optimizer(optimizer, lr),
-                                kvstore=worker.kv or 'device', update_on_kvstore=False)
+    step = (server_optimizer if worker.asynchronous else make_optimizer)(optimizer, lr)
     # frozen biases by index too: servers updating on the kvstore (dist_async) get a copy of
     # the optimizer without the parameters' own lr_mult
-    trainer.optimizer.set_lr_mult({i: 0.0 for i, p in enumerate(params) if is_frozen(p)})
-    if worker.kv is not None:
-        join_before_training(trainer)
-    return trainer
+    step.set_lr_mult({i: 0.0 for i, p in enumerate(params) if is_frozen(p)})
+    return worker.trainer(params, step)
 
 
 def evaluate_perplexity(net, data_iter, ctx):
@@ -154,12 +147,9 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
         the same extras as `callbacks_for` builds from them (progress lines by default).
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
-    check_choice('kvstore', kvstore, KVSTORES)
     callbacks = keyword_callbacks(callbacks, verbose, on_epoch, lr_decay, patience, keep_best,
                                   diagnostics)
-    if val_iter is None and any(c.needs_validation for c in callbacks):
-        raise UsageError('lr_decay, patience and keep_best follow the validation '
-                         'perplexity; give val_iter (--val-tokens > 0)')
+    check_callbacks(callbacks, val_iter is not None, kvstore)
     if seed is not None:
         set_seed(seed)
     ensure_initialized(net, ctx)
@@ -179,8 +169,9 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
         for callback in callbacks:
             callback.on_epoch_begin(history)
         start = time.perf_counter()
-        ppl, num_tokens = train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter,
-                                      clip=clip, callbacks=callbacks, worker=worker)
+        ppl, num_tokens = train_epoch(net, worker.batches(train_iter), loss, trainer, ctx,
+                                      use_random_iter, clip=clip, callbacks=callbacks)
+        ppl, num_tokens = worker.epoch(ppl, num_tokens)  # over every worker's rows
         seconds = time.perf_counter() - start
         if not math.isfinite(ppl):  # stop before saving: the last good checkpoint stays
             raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '
@@ -199,6 +190,20 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     for callback in callbacks:
         callback.on_train_end(history)
     return history
+
+
+def check_callbacks(callbacks, validation, kvstore):
+    """Refuse extras this run cannot serve (UsageError), before anything is trained or
+    written: without `validation`, those that follow it; with dist_async, those that save
+    or set the optimizer, which the servers keep."""
+    check_choice('kvstore', kvstore, KVSTORES)
+    if not validation and any(c.needs_validation for c in callbacks):
+        raise UsageError('lr_decay, patience and keep_best follow the validation '
+                         'perplexity; give val_iter (--val-tokens > 0)')
+    if kvstore == 'dist_async' and any(c.uses_the_optimizer for c in callbacks):
+        raise UsageError('with dist_async the servers keep the optimizer, which a worker can '
+                         'neither save nor change: drop --save and --lr-decay, or use '
+                         '--kvstore dist_sync')
 
 
 def train_config(net, train_iter, vocab, config, ctx, **options):
@@ -254,6 +259,7 @@ class KeepBest(Callback):
 
     def __init__(self, folder=None):
         self.folder, self.weights = folder, None
+        self.uses_the_optimizer = folder is not None  # its checkpoint holds the optimizer
 
     def on_train_begin(self, history):
         """A resumed run keeps the best weights saved before it (if a better epoch comes, it
@@ -291,7 +297,7 @@ class DecayOnPlateau(Callback):
     is not below the best before it (the MXNet word language model example: 4); the rate
     each epoch trained with goes into the history (`lr`), so a resumed run goes on alike."""
 
-    needs_validation = True
+    needs_validation = uses_the_optimizer = True
 
     def __init__(self, factor):
         self.factor = factor

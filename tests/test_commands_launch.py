@@ -137,6 +137,25 @@ def test_two_workers_train_as_one_process(single, tmp_path, data_args, reaper):
         'pids.json', 'scheduler.log', 'server-0.log', 'worker-0.log', 'worker-1.log']
 
 
+def test_dist_async_workers_step_on_the_servers(single, tmp_path, data_args, reaper):
+    """With `dist_async` the servers update the weights with each worker's clipped
+    gradient as it comes: one worker takes the single process's steps; two learn."""
+    for workers in ('1', '2'):
+        out = str(tmp_path / f'async{workers}')
+        result = run('launch', '--workers', workers, '--servers', '1', '--kvstore',
+                     'dist_async', '--', *SMALL, *data_args, '--epochs', '2', '--out', out)
+        assert result.returncode == 0, result.stderr
+        assert_all_gone(out)
+        dist, one = history(out), history(single)
+        assert dist['worker'] == [0, int(workers)]
+        if workers == '1':
+            assert dist['train_ppl'] == pytest.approx(one['train_ppl'], rel=1e-5)
+            assert dist['val_ppl'] == pytest.approx(one['val_ppl'], rel=1e-5)
+        else:  # worker 0's own rows; the servers interleave the two workers' steps
+            assert dist['train_ppl'][1] < dist['train_ppl'][0] < 20
+            assert dist['val_ppl'] == pytest.approx(one['val_ppl'], rel=0.1)
+
+
 def test_killed_worker_stops_the_job_and_its_checkpoint_resumes(single, tmp_path, data_args,
                                                                 reaper):
     out, log = str(tmp_path / 'job'), str(tmp_path / 'launcher')
@@ -182,11 +201,15 @@ def test_killed_worker_stops_the_job_and_its_checkpoint_resumes(single, tmp_path
     (['--num-hiddens', '100000000', '--cell', 'lstm', '--model', 'gluon'],
      "num_hiddens=100000000, num_layers=2 (lstm) needs 120,000,012,800,000,000 values in the "
      "fused layer's packed weights, over MXNet's limit of 2^31 - 1 per array"),
+    *[(['dist_async', *flags], 'with dist_async the servers keep the optimizer, which a worker '
+       'can neither save nor change: drop --save and --lr-decay, or use --kvstore dist_sync')
+      for flags in (['--save', os.path.join(REPO, 'never-made')], ['--lr-decay', '2'])],
 ])
 def test_a_worker_usage_error_exits_2_with_its_line(flags, words, tmp_path, data_args, reaper):
     out = str(tmp_path / 'out')
-    result = run('launch', '--workers', '1', '--', *TINY, *data_args, *flags,
-                 '--out', out)
+    kvstore, flags = (flags[0], flags[1:]) if flags[0] == 'dist_async' else ('dist_sync', flags)
+    result = run('launch', '--workers', '1', '--kvstore', kvstore, '--', *TINY, *data_args,
+                 *flags, '--out', out)
     assert result.returncode == 2
     assert_all_gone(out)
     error = result.stderr.strip().splitlines()

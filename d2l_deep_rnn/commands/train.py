@@ -20,7 +20,7 @@ from ..files import atomic_write_bytes
 from ..generate import PREFIX, predict
 from ..metrics import tokens_per_sec
 from ..plots import plot_diagnostics, plot_perplexity
-from ..training import callbacks_for, train_config
+from ..training import callbacks_for, check_callbacks, train_config
 from .common import add_config_flags, config_from_args, interrupted, one_line_errors, \
     parse_ctx, prepare_out_dir, signals_as_ctrl_c
 
@@ -77,6 +77,11 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
     """The main job; returns the summary it wrote to `out`/summary.json. With `save`, each
     model checkpoints into save/<name>; `resume` continues from there. Under a distributed
     `kvstore` only the worker of rank 0 writes files (the others return the summary)."""
+    def extras(name):
+        return callbacks_for(config, diagnostics=diagnostics, verbose=verbose,
+                             save_dir=os.path.join(save, name) if save else None,
+                             save_every=save_every, resume=resume)
+    check_callbacks(extras(models[0]), config.val_tokens > 0, kvstore)  # before any folder
     prepare_out_dir(out)
     if save:
         prepare_out_dir(save, '--save')
@@ -86,11 +91,8 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
     models = build_models(config, len(vocab), ctx, models)
     results, lead = {}, True
     for name, net in models.items():
-        callbacks = callbacks_for(config, diagnostics=diagnostics, verbose=verbose,
-                                  save_dir=os.path.join(save, name) if save else None,
-                                  save_every=save_every, resume=resume)
         history = train_config(net, train_iter, vocab, config, ctx, val_iter=val_iter,
-                               label=name, kvstore=kvstore, callbacks=callbacks)
+                               label=name, kvstore=kvstore, callbacks=extras(name))
         lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
         results[name] = summarize(history, predict(PREFIX, 50, net, vocab, first))
