@@ -74,7 +74,7 @@ class Config:
 
     def validate(self):
         """Raise `UsageError` naming the first setting that is out of range."""
-        for name in ('batch_size', 'num_steps', 'num_layers', 'num_hiddens', 'num_epochs'):
+        for name in ('batch_size', 'num_steps', 'num_epochs'):
             check_positive_int(name, getattr(self, name))
         for name in ('lr', 'clip'):
             value = getattr(self, name)
@@ -84,13 +84,9 @@ class Config:
         check_positive_int('val_tokens', self.val_tokens, allow_zero=True)
         if self.max_tokens != -1:
             check_positive_int('max_tokens', self.max_tokens)
-        check_choice('cell', self.cell, CELLS)
-        check_choice('activation', self.activation, ACTIVATIONS)
+        check_model(**{name: getattr(self, name) for name in MODEL_FIELDS})
         check_choice('optimizer', self.optimizer, OPTIMIZERS)
         check_seed(self.seed)
-        check_dropout(self.dropout)
-        check_dropout(self.output_dropout, 'output_dropout')
-        check_dropout(self.weight_dropout, 'weight_dropout')
         if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, numbers.Real) \
                 or not 1 <= self.lr_decay < float('inf'):
             raise UsageError(f'lr_decay must be a number >= 1 (1: no decay), got '
@@ -108,6 +104,26 @@ class Config:
         """The command-line flag of field `name`: '--num-hiddens', '--epochs'."""
         field = next(f for f in dataclasses.fields(Config) if f.name == name)
         return field.metadata['flag'] or '--' + name.replace('_', '-')
+
+
+MODEL_FIELDS = ('num_hiddens', 'num_layers', 'cell', 'activation', 'dropout', 'output_dropout',
+                'weight_dropout')  # the settings both models take, as Config names them
+
+
+def check_model(num_hiddens, num_layers, cell, activation, dropout=0.0, output_dropout=0.0,
+                weight_dropout=0.0):
+    """Raise `UsageError` naming the first bad model setting: the one check of them, made by
+    `Config` and by each model's constructor (`DeepRNN`, `DeepRNNScratch`)."""
+    check_positive_int('num_hiddens', num_hiddens)
+    check_positive_int('num_layers', num_layers)
+    check_choice('cell', cell, CELLS)
+    check_choice('activation', activation, ACTIVATIONS)
+    if cell != 'rnn' and activation != 'tanh':
+        raise UsageError(f"activation={activation!r} applies only to cell='rnn'; "
+                         f"GRU and LSTM cells use tanh")
+    for name, p in (('dropout', dropout), ('output_dropout', output_dropout),
+                    ('weight_dropout', weight_dropout)):
+        check_dropout(p, name)
 
 
 def check_positive_int(name, value, allow_zero=False):

@@ -5,7 +5,7 @@ import os
 from mxnet.gluon import nn, rnn
 
 from . import dropout as dropouts
-from .config import UsageError, check_choice, check_dropout, check_positive_int, CELLS, ACTIVATIONS
+from .config import UsageError, check_model, check_positive_int
 
 
 class LayerwiseDropout:
@@ -57,18 +57,6 @@ DROPPING_LAYERS = {'rnn': RNN, 'gru': GRU, 'lstm': LSTM}
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 MAX_ARRAY_SIZE = 2 ** 31 - 1  # MXNet 1.9.1's wheels index an array's elements with int32
 BYTES_PER_PARAM = 3 * 4  # float32 weights, gradients and the update's (or packing's) copy
-
-
-def check_model_args(vocab_size, num_hiddens, num_layers, cell, activation):
-    """Raise `UsageError` (a ValueError) naming the first bad constructor argument."""
-    check_positive_int('vocab_size', vocab_size)
-    check_positive_int('num_hiddens', num_hiddens)
-    check_positive_int('num_layers', num_layers)
-    check_choice('cell', cell, CELLS)
-    check_choice('activation', activation, ACTIVATIONS)
-    if cell != 'rnn' and activation != 'tanh':
-        raise UsageError(f"activation={activation!r} applies only to cell='rnn'; "
-                         f"GRU and LSTM cells use tanh")
 
 
 def num_params(vocab_size, num_hiddens, num_layers, cell):
@@ -154,11 +142,10 @@ class DeepRNN(nn.HybridBlock):
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
                  dropout=0.0, output_dropout=0.0, weight_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
+        check_positive_int('vocab_size', vocab_size)
+        check_model(num_hiddens, num_layers, cell, activation, dropout, output_dropout,
+                    weight_dropout)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=True)
-        check_dropout(dropout)
-        check_dropout(output_dropout, 'output_dropout')
-        check_dropout(weight_dropout, 'weight_dropout')
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation, self.dropout = cell, activation, dropout
         self.output_dropout, self.weight_dropout = output_dropout, weight_dropout

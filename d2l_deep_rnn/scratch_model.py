@@ -17,10 +17,10 @@ import mxnet as mx
 from mxnet import init, np, npx
 from mxnet.gluon import nn
 
-from .config import check_dropout
+from .config import check_model, check_positive_int
 from . import dropout as dropouts
 from .fast_scratch import FastSchedule
-from .gluon_model import check_model_args, check_model_size, freeze
+from .gluon_model import check_model_size, freeze
 
 WEIGHT_INIT = init.Normal(0.01)  # the book's scratch models: N(0, 0.01^2) weights, zero biases
 
@@ -126,11 +126,10 @@ class DeepRNNScratch(nn.Block):
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
                  dropout=0.0, fast=True, output_dropout=0.0, weight_dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        check_model_args(vocab_size, num_hiddens, num_layers, cell, activation)
+        check_positive_int('vocab_size', vocab_size)
+        check_model(num_hiddens, num_layers, cell, activation, dropout, output_dropout,
+                    weight_dropout)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=False)
-        check_dropout(dropout)
-        check_dropout(output_dropout, 'output_dropout')
-        check_dropout(weight_dropout, 'weight_dropout')
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation, self.dropout = cell, activation, dropout
         self.output_dropout, self.weight_dropout = output_dropout, weight_dropout

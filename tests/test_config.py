@@ -51,3 +51,23 @@ def test_the_library_refuses_a_seed_out_of_range_too():
     from d2l_deep_rnn.factory import set_seed
     with pytest.raises(UsageError, match='seed must be between 0 and 2\\*\\*32 - 1'):
         set_seed(2**70)  # what train(seed=...) and build_models call
+
+
+@pytest.mark.parametrize('changes, words', [
+    (dict(num_layers=0), 'num_layers must be a positive integer, got 0'),
+    (dict(cell='gru', activation='relu'),
+     "activation='relu' applies only to cell='rnn'; GRU and LSTM cells use tanh"),
+    (dict(dropout=1.0), 'dropout must be a number in [0, 1), got 1.0'),
+    (dict(weight_dropout=-0.1), 'weight_dropout must be a number in [0, 1), got -0.1'),
+])
+def test_config_and_both_models_refuse_a_model_setting_with_the_same_line(changes, words):
+    """One check of the model settings (`config.check_model`): Config refuses what the
+    models' constructors refuse, in the same words, before any model is built."""
+    from d2l_deep_rnn import DeepRNN, DeepRNNScratch
+    from d2l_deep_rnn.config import MODEL_FIELDS
+    settings = {**{name: getattr(Config(), name) for name in MODEL_FIELDS}, **changes}
+    for make in (lambda: Config(**changes), lambda: DeepRNN(28, **settings),
+                 lambda: DeepRNNScratch(28, **settings)):
+        with pytest.raises(UsageError) as e:
+            make()
+        assert str(e.value) == words
