@@ -87,10 +87,7 @@ class Config:
         check_model(**{name: getattr(self, name) for name in MODEL_FIELDS})
         check_choice('optimizer', self.optimizer, OPTIMIZERS)
         check_seed(self.seed)
-        if isinstance(self.lr_decay, bool) or not isinstance(self.lr_decay, numbers.Real) \
-                or not 1 <= self.lr_decay < float('inf'):
-            raise UsageError(f'lr_decay must be a number >= 1 (1: no decay), got '
-                             f'{self.lr_decay!r}')
+        check_lr_decay(self.lr_decay)
         check_positive_int('patience', self.patience, allow_zero=True)
 
     def replace(self, **changes):
@@ -143,6 +140,13 @@ def check_seed(seed, name='seed'):
     check_positive_int(name, seed, allow_zero=True)
     if seed > MAX_SEED:
         raise UsageError(f'{name} must be between 0 and 2**32 - 1 ({MAX_SEED}), got {seed}')
+
+
+def check_lr_decay(factor):
+    """Refuse a learning-rate decay factor that is not a finite number >= 1 (UsageError)."""
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) \
+            or not 1 <= factor < float('inf'):
+        raise UsageError(f'lr_decay must be a number >= 1 (1: no decay), got {factor!r}')
 
 
 def check_dropout(p, name='dropout'):

@@ -1,6 +1,6 @@
 """Per-layer instruments: why a deeper RNN trains differently.
 
-`train(..., callbacks=[Diagnostics()])` (or `diagnostics=True`) records, per epoch, for each
+`train(..., callbacks=[Diagnostics()])` (`--diagnostics`) records, per epoch, for each
 hidden layer l = 1..L (and the output layer, where it applies):
 
 - `grad_norm`: the norm of layer l's gradient before clipping, averaged over the steps;

@@ -113,7 +113,7 @@ def compare_runs(histories, params=None, overfit_margin=0.05):
     - overfitting: validation perplexity rising more than `overfit_margin` above its best
       while training perplexity keeps falling;
     - parameter counts (`params`: {label: count});
-    - per layer, when the runs were trained with `diagnostics=True`: gradient norms,
+    - per layer, when the runs were trained with `Diagnostics()`: gradient norms,
       clipping, update sizes and saturation (`diagnostic_sentences`).
     """
     if len(histories) < 2:

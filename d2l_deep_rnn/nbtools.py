@@ -3,7 +3,7 @@ PNG (the same with the inline backend for people and with Agg in tests), and a p
 plot that redraws during training."""
 import io
 
-
+from .callback import Callback
 from .plots import plot_perplexity
 
 # D2L_DEEP_RNN_SMALL=1 makes each notebook's first cell shrink its settings, so that the
@@ -32,9 +32,9 @@ def show(fig, handle=None):
 class LivePlot:
     """Perplexity curves that redraw while `train` runs, in one notebook output.
 
-    `train(..., on_epoch=live.curve('label'))` adds a run; the figure (`plot_perplexity` of
-    every run added so far) is redrawn after every `num_epochs // updates` epochs and after
-    the last one, not after every epoch.
+    `train(..., callbacks=[Progress(), live.curve('label')])` adds a run; the figure
+    (`plot_perplexity` of every run added so far) is redrawn after every
+    `num_epochs // updates` epochs and after the last one, not after every epoch.
     """
 
     def __init__(self, num_epochs, updates=10, title=None, show=show):
@@ -43,15 +43,29 @@ class LivePlot:
         self.histories, self.handle, self.draws = {}, None, 0
 
     def curve(self, label):
-        def on_epoch(history):
-            self.histories[label] = history  # train keeps appending to this same dict
-            epoch = history['epochs']
-            if epoch % self.every == 0 or epoch == self.num_epochs:
-                self.draw()
-        return on_epoch
+        """The callback that draws run `label` into this figure."""
+        return Curve(self, label)
+
+    def add(self, label, history):
+        """After each epoch of run `label`: keep its history, redraw every few epochs."""
+        self.histories[label] = history  # train keeps appending to this same dict
+        epoch = history['epochs']
+        if epoch % self.every == 0 or epoch == self.num_epochs:
+            self.draw()
 
     def draw(self):
         fig = plot_perplexity(self.histories, title=self.title)
         self.handle = self._show(fig, self.handle)
         self.draws += 1
         return fig
+
+
+class Curve(Callback):
+    """One run's curves in a `LivePlot`, after each epoch."""
+
+    def __init__(self, live, label):
+        self.live, self.label = live, label
+
+    def on_epoch_end(self, history):
+        self.live.add(self.label, history)
+        return False

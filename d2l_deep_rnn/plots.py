@@ -77,8 +77,8 @@ DIAGNOSTIC_PANELS = (  # history key, y label, log scale
 
 
 def plot_diagnostics(histories, path=None, title=None):
-    """One figure, a panel per quantity of `train(..., diagnostics=True)`, one line per
-    layer (a color each); several models (`{label: history}`) get a line style each.
+    """One figure, a panel per quantity `Diagnostics()` records, one line per layer (a
+    color each); several models (`{label: history}`) get a line style each.
 
     Saves a PNG at `path` when given; returns the matplotlib Figure."""
     if 'grad_norm' in histories:  # a single history

@@ -17,7 +17,7 @@ from mxnet import autograd, gluon, np
 
 from . import checkpoint
 from .callback import Callback, Run
-from .config import OPTIMIZERS, Config, UsageError, check_choice
+from .config import OPTIMIZERS, UsageError, check_choice, check_lr_decay, check_positive_int
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
 from .distributed import ALONE, KVSTORES, join
@@ -125,8 +125,7 @@ def evaluate_perplexity(net, data_iter, ctx):
 
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=False, *,
           clip=1.0, val_iter=None, seed=None, hybridize=True, optimizer='sgd',
-          kvstore='device', label=None, callbacks=None, verbose=None, on_epoch=None,
-          lr_decay=1.0, patience=0, keep_best=False, diagnostics=False):
+          kvstore='device', label=None, callbacks=None):
     """Train `net` (a `DeepRNN` or `DeepRNNScratch`) as the book's `train_ch8`; returns the
     history: per epoch `train_ppl`, `val_ppl`, `tokens_per_sec`, `seconds`; with `val_iter`,
     `best_val_ppl`, `best_epoch` and `unigram_ppl` (a model that ignores context: about 17).
@@ -142,13 +141,11 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     kvstore: 'device' or 'local' sums several devices; 'dist_sync' or 'dist_async' trains as
         one worker of a parameter-server job (`distributed`; same seed, data and settings).
     label: the run's name in the history and the progress lines (default: the class name).
-    callbacks: the extras (`callback.Callback`), e.g. `callbacks_for(config, ...)`.
-    verbose, on_epoch, lr_decay, patience, keep_best, diagnostics: without `callbacks`,
-        the same extras as `callbacks_for` builds from them (progress lines by default).
+    callbacks: the extras (`callback.Callback`), run in this order; default: [Progress()],
+        the book's progress lines. `callbacks_for(config, ...)` builds them from a `Config`.
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
-    callbacks = keyword_callbacks(callbacks, verbose, on_epoch, lr_decay, patience, keep_best,
-                                  diagnostics)
+    callbacks = [Progress()] if callbacks is None else list(callbacks)
     check_callbacks(callbacks, val_iter is not None, kvstore)
     if seed is not None:
         set_seed(seed)
@@ -215,7 +212,7 @@ def train_config(net, train_iter, vocab, config, ctx, **options):
 
 
 def callbacks_for(config, *, diagnostics=False, save_dir=None, save_every=10, resume=False,
-                  verbose=True, log_every=None, on_epoch=None):
+                  verbose=True, log_every=None):
     """The callbacks for a `Config` (its lr_decay, patience, keep_best) and the run's own
     extras, in the order they run: what adds to the history, the checkpoint (of the history
     they updated; before `KeepBest`, which puts the best weights back at the end), then what
@@ -231,23 +228,7 @@ def callbacks_for(config, *, diagnostics=False, save_dir=None, save_every=10, re
         callbacks.append(KeepBest(os.path.join(save_dir, 'best') if save_dir else None))
     if verbose:
         callbacks.append(Progress(log_every))
-    if on_epoch is not None:
-        callbacks.append(OnEpoch(on_epoch))
     return callbacks
-
-
-def keyword_callbacks(callbacks, verbose, on_epoch, lr_decay, patience, keep_best,
-                      diagnostics):
-    """`callbacks`, or without them the ones `train`'s older keywords ask for."""
-    if callbacks is None:
-        return callbacks_for(Config(lr_decay=lr_decay, patience=patience, keep_best=keep_best),
-                             diagnostics=diagnostics, on_epoch=on_epoch,
-                             verbose=verbose is None or verbose)
-    if (verbose, on_epoch, lr_decay, patience, keep_best, diagnostics) != \
-            (None, None, 1.0, 0, False, False):
-        raise UsageError('give the extras either as callbacks=[...] or as keywords (verbose, '
-                         'on_epoch, lr_decay, patience, keep_best, diagnostics), not both')
-    return list(callbacks)
 
 
 class KeepBest(Callback):
@@ -300,6 +281,7 @@ class DecayOnPlateau(Callback):
     needs_validation = uses_the_optimizer = True
 
     def __init__(self, factor):
+        check_lr_decay(factor)
         self.factor = factor
 
     def on_train_begin(self, history):
@@ -320,6 +302,7 @@ class EarlyStopping(Callback):
     needs_validation = True
 
     def __init__(self, patience):
+        check_positive_int('patience', patience)
         self.patience = patience
 
     def on_epoch_end(self, history):

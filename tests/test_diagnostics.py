@@ -88,8 +88,7 @@ def expected_figures(scratch):
 
 def one_step(net):
     batch = [(np.array(X), np.array(Y))]
-    return train(net, batch, None, LR, 1, mx.cpu(), clip=CLIP, verbose=False,
-                 diagnostics=True)
+    return train(net, batch, None, LR, 1, mx.cpu(), clip=CLIP, callbacks=[Diagnostics()])
 
 
 @pytest.mark.parametrize('cell', ['rnn', 'lstm'])
@@ -151,7 +150,7 @@ def test_diagnostics_off_adds_nothing_and_on_changes_no_result(small_splits, Mod
     for diagnostics in (False, True):
         net = Model(len(vocab), 16, 2, 'gru')
         history = train(net, train_iter, vocab, 1.0, 3, mx.cpu(), val_iter=val_iter, seed=5,
-                        verbose=False, diagnostics=diagnostics)
+                        callbacks=[Diagnostics()] if diagnostics else [])
         runs[diagnostics] = history, [p.data().asnumpy() for p in
                                       net.collect_params().values()]
     (off, w_off), (on, w_on) = runs[False], runs[True]
@@ -169,7 +168,7 @@ def test_diagnostics_off_adds_nothing_and_on_changes_no_result(small_splits, Mod
 def test_plot_diagnostics_draws_four_panels(small_splits, tmp_path):
     train_iter, _, vocab = small_splits
     histories = {name: train(Model(len(vocab), 16, 2, 'rnn'), train_iter, vocab, 1.0, 2,
-                             mx.cpu(), seed=1, verbose=False, diagnostics=True)
+                             mx.cpu(), seed=1, callbacks=[Diagnostics()])
                  for name, Model in (('gluon', DeepRNN), ('scratch', DeepRNNScratch))}
     fig = plot_diagnostics(histories, tmp_path / 'diagnostics.png')
     assert len(fig.axes) == 4

@@ -20,14 +20,14 @@ def test_live_plot_redraws_every_few_epochs_in_one_output():
         return 'handle'
 
     live = LivePlot(25, updates=10, show=show)  # every 2 epochs, and after the last
-    on_epoch = live.curve('1 layer')
+    curve = live.curve('1 layer')  # a callback: train calls on_epoch_end after each epoch
     for epoch in range(1, 26):
-        on_epoch(fake_history(epoch))
+        assert curve.on_epoch_end(fake_history(epoch)) is False  # never asks to stop
     assert live.every == 2 and live.draws == len(shown) == 13
     assert [h for _, h in shown] == [None] + ['handle'] * 12  # the first output, then updates
-    on_second = live.curve('2 layers')
+    second = live.curve('2 layers')
     for epoch in range(1, 26):
-        on_second(fake_history(epoch))
+        second.on_epoch_end(fake_history(epoch))
     assert list(live.histories) == ['1 layer', '2 layers']
     legend = [t.get_text() for t in shown[-1][0].axes[0].get_legend().get_texts()]
     assert legend == ['1 layer train', '1 layer validation', '2 layers train',

@@ -6,6 +6,7 @@ import pytest
 from mxnet import autograd
 
 from d2l_deep_rnn import DeepRNN, UsageError, train
+from d2l_deep_rnn.diagnostics import Diagnostics
 from d2l_deep_rnn.factory import set_seed
 from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn.training import grad_clipping, make_trainer
@@ -89,7 +90,6 @@ def test_sgd_after_the_books_clipping_is_the_books_step():
 def test_unknown_optimizer_and_diagnostics_with_adam_are_refused():
     net = DeepRNN(28, 8, 1, 'rnn')
     with pytest.raises(UsageError, match="optimizer must be one of sgd, adam; got 'rmsprop'"):
-        train(net, [], None, 1.0, 1, mx.cpu(), verbose=False, optimizer='rmsprop')
+        train(net, [], None, 1.0, 1, mx.cpu(), optimizer='rmsprop', callbacks=[])
     with pytest.raises(UsageError, match="diagnostics measure the SGD step's size"):
-        train(net, [], None, 1.0, 1, mx.cpu(), verbose=False, optimizer='adam',
-              diagnostics=True)
+        train(net, [], None, 1.0, 1, mx.cpu(), optimizer='adam', callbacks=[Diagnostics()])

@@ -5,7 +5,8 @@ from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn import (Config, DeepRNN, DeepRNNScratch, UsageError, copy_params,
                           load_data_splits, train)
 from d2l_deep_rnn.factory import set_seed
-from d2l_deep_rnn.training import (Progress, TrainingDiverged, callbacks_for,
+from d2l_deep_rnn.training import (DecayOnPlateau, EarlyStopping, KeepBest, OnEpoch,
+                                   Progress, TrainingDiverged, callbacks_for,
                                    evaluate_perplexity)
 
 
@@ -23,7 +24,7 @@ def short_run(splits, epochs=30):
     net.initialize(mx.init.Normal(0.01), ctx=mx.cpu())
     before = evaluate_perplexity(net, train_iter, mx.cpu())
     history = train(net, train_iter, vocab, c.lr, c.num_epochs, mx.cpu(), clip=c.clip,
-                    val_iter=val_iter, seed=c.seed, verbose=False)
+                    val_iter=val_iter, seed=c.seed, callbacks=[])
     return before, history
 
 
@@ -50,7 +51,7 @@ def test_scratch_and_gluon_train_identically_from_copied_weights(splits, cell):
     scratch_net.initialize(ctx=mx.cpu())
     copy_params(gluon_net, scratch_net)
     runs = [train(net, train_iter, vocab, 2.0, 2, mx.cpu(), val_iter=val_iter, seed=5,
-                  verbose=False) for net in (gluon_net, scratch_net)]
+                  callbacks=[]) for net in (gluon_net, scratch_net)]
     for key in ('train_ppl', 'val_ppl'):
         for a, b in zip(runs[0][key], runs[1][key]):
             assert a == pytest.approx(b, rel=1e-4)
@@ -72,7 +73,7 @@ def test_the_books_positional_call(splits, monkeypatch):
         monkeypatch.setattr(net, 'begin_state',
                             lambda *a, **k: starts.append(1) or fresh(*a, **k))
         history = train(net, random_iter, vocab, 1.0, 2, mx.cpu(), *args, seed=0,
-                        verbose=False, **kwargs)
+                        callbacks=[], **kwargs)
         runs[how] = len(starts), history['train_ppl']
     batches = 2 * len(list(random_iter))  # two epochs
     assert runs['positional'] == runs['keyword'] and runs['positional'][0] == batches
@@ -92,8 +93,10 @@ def test_random_sampling_and_progress_lines(splits, capsys):
     assert [line.split()[2] for line in lines] == ['1/4', '2/4', '4/4']
     assert 'val ppl' in lines[0] and 'unigram 17.2' in lines[0] and 'tokens/s' in lines[0]
     assert history['train_ppl'][-1] < history['train_ppl'][0]
-    train(net, random_iter, vocab, 1.0, 1, mx.cpu(), use_random_iter=True, verbose=False)
-    assert capsys.readouterr().out == ''
+    train(net, random_iter, vocab, 1.0, 1, mx.cpu(), use_random_iter=True, callbacks=[])
+    assert capsys.readouterr().out == ''  # no callbacks: nothing shown
+    train(net, random_iter, vocab, 1.0, 1, mx.cpu(), use_random_iter=True)
+    assert capsys.readouterr().out.startswith('DeepRNN         epoch 1/1  train ppl ')  # default
 
 
 def test_divergence_stops_with_a_clear_error(splits):
@@ -101,7 +104,7 @@ def test_divergence_stops_with_a_clear_error(splits):
     net = DeepRNN(len(vocab), 16, 1, 'rnn', 'relu')
     with pytest.raises(TrainingDiverged, match=r'loss became (nan|inf) in epoch \d+; lower the '
                                                r'learning rate \(now 1e\+30\)'):
-        train(net, train_iter, vocab, 1e30, 3, mx.cpu(), seed=0, verbose=False)
+        train(net, train_iter, vocab, 1e30, 3, mx.cpu(), seed=0, callbacks=[])
 
 
 @pytest.mark.parametrize('theta, clipped', [(1e-2, True), (1e6, False)])
@@ -144,7 +147,7 @@ def test_two_cpu_contexts_take_the_single_device_step(data_dir, Model, contexts)
     for p, q in zip(one.collect_params().values(), two.collect_params().values()):
         q.set_data(p.data())  # the same initial weights on every device
     h1, h2 = (train(net, train_iter, vocab, 1.0, 2, ctx, val_iter=val_iter, seed=4,
-                    verbose=False) for net, ctx in zip((one, two), contexts))
+                    callbacks=[]) for net, ctx in zip((one, two), contexts))
     assert h2['ctx'] == str(contexts[1])
     assert h2['train_ppl'] == pytest.approx(h1['train_ppl'], rel=1e-5)
     assert h2['val_ppl'] == pytest.approx(h1['val_ppl'], rel=1e-5)
@@ -223,11 +226,11 @@ def test_training_off_the_default_context_equals_training_on_it(Model, devices, 
         pytest.approx(expected['best_val_ppl'], rel=1e-6)
     # a second train() starts from the trained weights, not new ones (0 epochs: just that)
     trained = copies(net)
-    train(net, train_iter, vocab, 1.0, 0, devices, seed=5, verbose=False)
+    train(net, train_iter, vocab, 1.0, 0, devices, seed=5, callbacks=[])
     assert all((a == b).all() for a, b in zip(copies(net), trained))
     # and with Adam as on cpu(0), its moments on each device
     again, expected = (train(model, train_iter, vocab, 0.01, 1, ctx, val_iter=val_iter, seed=5,
-                             verbose=False, optimizer='adam')
+                             callbacks=[], optimizer='adam')
                        for model, ctx in ((net, devices), (ref, mx.cpu(0))))
     assert again['train_ppl'] == pytest.approx(expected['train_ppl'], rel=1e-5)
     assert_same_weights(net, ref)
@@ -253,7 +256,7 @@ def test_unknown_kvstore_is_refused():
     net = DeepRNN(28, 8, 1, 'rnn')
     with pytest.raises(UsageError, match="kvstore must be one of device, local, dist_sync, "
                                          "dist_async; got 'nccl'"):
-        train(net, [], None, 1.0, 1, mx.cpu(), verbose=False, kvstore='nccl')
+        train(net, [], None, 1.0, 1, mx.cpu(), callbacks=[], kvstore='nccl')
 
 
 def test_frozen_biases_keep_a_zero_rate_on_a_parameter_server():
@@ -294,8 +297,8 @@ def scripted_run(monkeypatch, data_dir):
         weights = []
         callbacks = callbacks_for(Config(**held_out), save_dir=save_dir,
                                   save_every=save_every, resume=resume,
-                                  verbose=log_every is not None, log_every=log_every,
-                                  on_epoch=lambda h: weights.append(snapshot(net)))
+                                  verbose=log_every is not None, log_every=log_every)
+        callbacks.append(OnEpoch(lambda h: weights.append(snapshot(net))))
         history = train(net, train_iter, vocab, 1.0, num_epochs, mx.cpu(),
                         val_iter=val_iter, seed=0, callbacks=callbacks)
         return net, history, weights
@@ -359,44 +362,26 @@ def test_early_stopping_ends_after_patience_epochs_without_improvement(scripted_
     assert read_meta(str(tmp_path / 'ck'))['epoch'] == 6  # the last epoch is saved
 
 
-def test_validation_options_need_a_validation_set_and_sane_values(data_dir):
+def test_validation_callbacks_need_a_validation_set_and_sane_values(data_dir):
+    """The callbacks check their settings as `Config` does, in the same words."""
     train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=200, data_dir=data_dir)
-    for option, words in (({'lr_decay': 0.5}, 'lr_decay must be a number >= 1'),
-                          ({'patience': -2}, 'patience must be a non-negative integer')):
+    for make, words in ((lambda: DecayOnPlateau(0.5), 'lr_decay must be a number >= 1'),
+                        (lambda: Config(lr_decay=0.5), 'lr_decay must be a number >= 1'),
+                        (lambda: EarlyStopping(0), 'patience must be a positive integer'),
+                        (lambda: Config(patience=-2), 'patience must be a non-negative')):
         with pytest.raises(UsageError, match=words):
-            train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 2, mx.cpu(),
-                  val_iter=val_iter, verbose=False, **option)
-    for option in ({'lr_decay': 4}, {'patience': 3}, {'keep_best': True}):
+            make()
+    for callback in (DecayOnPlateau(4), EarlyStopping(3), KeepBest()):
         with pytest.raises(UsageError, match='follow the validation perplexity'):
             train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 2, mx.cpu(),
-                  verbose=False, **option)
+                  callbacks=[callback])
 
 
-def test_the_keywords_build_the_callbacks_that_callbacks_for_builds(data_dir, capsys):
-    """The notebooks' keywords (lr_decay, patience, keep_best, diagnostics, on_epoch, verbose)
-    train exactly as `callbacks_for` of the same `Config`; giving both is refused."""
-    train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=400, val_tokens=200,
-                                                   data_dir=data_dir)
-    config = Config(lr_decay=4, patience=2, keep_best=True)
-    runs = []
-    for as_keywords in (True, False):
-        seen = []
-        net = DeepRNN(len(vocab), 8, 2, 'rnn')
-        extras = dict(lr_decay=4, patience=2, keep_best=True, diagnostics=True,
-                      on_epoch=lambda h: seen.append(h['epochs'])) if as_keywords else \
-            dict(callbacks=callbacks_for(config, diagnostics=True,
-                                         on_epoch=lambda h: seen.append(h['epochs'])))
-        history = train(net, train_iter, vocab, 3.0, 12, mx.cpu(), val_iter=val_iter, seed=0,
-                        **extras)
-        for key in ('seconds', 'tokens_per_sec'):
-            del history[key]
-        runs.append((history, seen, [p.data().asnumpy() for p in
-                                     net.collect_params().values()],
-                     capsys.readouterr().out.count(' epoch ')))
-    (a, seen_a, w_a, lines_a), (b, seen_b, w_b, lines_b) = runs
-    assert a == b and seen_a == seen_b == list(range(1, a['epochs'] + 1)) and lines_a == lines_b
-    assert len(a['lr']) == a['epochs'] and 'grad_norm' in a
-    assert all((x == y).all() for x, y in zip(w_a, w_b))
-    with pytest.raises(UsageError, match='not both'):
-        train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 1, mx.cpu(),
-              val_iter=val_iter, patience=2, callbacks=[])
+def test_train_takes_the_books_seven_then_a_few_keywords():
+    """The extras are callbacks only: train's keyword-only parameters are these eight."""
+    import inspect
+    parameters = inspect.signature(train).parameters.values()
+    assert [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD] == \
+        ['net', 'train_iter', 'vocab', 'lr', 'num_epochs', 'ctx', 'use_random_iter']
+    assert [p.name for p in parameters if p.kind is p.KEYWORD_ONLY] == \
+        ['clip', 'val_iter', 'seed', 'hybridize', 'optimizer', 'kvstore', 'label', 'callbacks']
