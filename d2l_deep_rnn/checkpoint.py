@@ -4,6 +4,8 @@ history, written so that a kill at any moment leaves the last good checkpoint re
 A checkpoint folder holds `params-<epoch>.params`, `trainer-<epoch>.states` and `meta.json`.
 Each file is written under a temporary name and renamed; `meta.json` is renamed last and
 names the epoch whose files are complete, so it never points at a half-written file.
+`train`'s callbacks `Checkpoints` (every few epochs, and resume) and `KeepBest` (the best
+validation epoch's weights) write them.
 """
 import errno
 import json
@@ -12,7 +14,7 @@ import random
 
 import mxnet as mx
 
-from .callback import Callback
+from .callbacks import Callback
 from .config import Config, UsageError
 from .data import vocab_from_tokens
 from .files import TEMP_SUFFIX, atomic_write, atomic_write_bytes, write_error
@@ -198,6 +200,48 @@ class Checkpoints(Callback):
             save_checkpoint(self.folder, self.run.net, self.run.trainer, history,
                             self.run.vocab)
         self.saved = history['epochs']
+
+
+class KeepBest(Callback):
+    """End with the weights of the epoch with the best validation perplexity (`train` keeps
+    `best_epoch`); a copy is taken when it improves, and saved into `folder` (a checkpoint
+    folder of its own) by the process that writes."""
+
+    needs_validation = True
+
+    def __init__(self, folder=None):
+        self.folder, self.weights = folder, None
+        self.uses_the_optimizer = folder is not None  # its checkpoint holds the optimizer
+
+    def on_train_begin(self, history):
+        """A resumed run keeps the best weights saved before it (if a better epoch comes, it
+        replaces them)."""
+        if self.folder and self.run.lead and history.get('best_epoch') and \
+                os.path.isfile(os.path.join(self.folder, META)):
+            now = self.copy_weights()
+            load_parameters(self.folder, self.run.net)
+            self.weights = self.copy_weights()
+            self.put_back(now)
+
+    def copy_weights(self):
+        return {name: p.list_data()[0].copy()
+                for name, p in self.run.net.collect_params().items()}
+
+    def put_back(self, weights):
+        for name, p in self.run.net.collect_params().items():
+            p.set_data(weights[name])
+
+    def on_epoch_end(self, history):
+        if history.get('best_epoch') == history['epochs']:
+            self.weights = self.copy_weights()
+            if self.folder and self.run.lead:
+                save_checkpoint(self.folder, self.run.net, self.run.trainer, history,
+                                self.run.vocab)
+        return False
+
+    def on_train_end(self, history):
+        if self.weights is not None:
+            self.put_back(self.weights)
 
 
 def restore_optimizer_settings(trainer, ours, folder):

@@ -23,7 +23,7 @@ import re
 import mxnet as mx
 from mxnet import np
 
-from .callback import Callback
+from .callbacks import Callback
 from .config import UsageError
 from .convert import fused_params, scratch_params, scratch_view
 from .fast_scratch import layer_by_layer

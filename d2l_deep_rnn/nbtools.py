@@ -3,7 +3,7 @@ PNG (the same with the inline backend for people and with Agg in tests), and a p
 plot that redraws during training."""
 import io
 
-from .callback import Callback
+from .callbacks import Callback
 from .plots import plot_perplexity
 
 # D2L_DEEP_RNN_SMALL=1 makes each notebook's first cell shrink its settings, so that the

@@ -9,15 +9,14 @@ the norm on the host). Each step is the book's three: backward, `grad_clipping`,
 """
 import math
 import os
-import sys
 import time
 
 from d2l import mxnet as d2l
 from mxnet import autograd, gluon, np
 
-from . import checkpoint
-from .callback import Callback, Run
-from .config import OPTIMIZERS, UsageError, check_choice, check_lr_decay, check_positive_int
+from .callbacks import Callback, CallbackList, DecayOnPlateau, EarlyStopping, Progress, Run
+from .checkpoint import Checkpoints, KeepBest
+from .config import OPTIMIZERS, UsageError, check_choice
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
 from .distributed import ALONE, KVSTORES, join
@@ -58,7 +57,7 @@ def grad_clipping(params, theta, ctx):
 
 
 def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, *, clip=1.0,
-                callbacks=()):
+                callbacks=Callback()):
     """One pass over `train_iter` as the book's `train_epoch_ch8`; returns (perplexity,
     tokens). Each step: backward, sum the devices' gradients, clip them, update.
 
@@ -66,16 +65,15 @@ def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, *, clip=1.
     state on its device from batch to batch), each device's loss is divided by the whole
     batch's token count, and the Trainer sums the gradients before clipping and updating:
     the same step one device takes on the whole batch (a parameter-server worker's
-    `train_iter` and Trainer do the same across workers: `distributed`). `callbacks` see
-    each batch's first device's rows (`on_batch_begin`) and the summed gradients before
-    clipping (`on_after_backward`)."""
+    `train_iter` and Trainer do the same across workers: `distributed`). `callbacks` (one
+    `Callback` or a `CallbackList`) see each batch's first device's rows (`on_batch_begin`)
+    and the summed gradients before clipping (`on_after_backward`)."""
     ctxs, params = as_ctx_list(ctx), list(net.collect_params().values())
     states, total_loss, num_tokens = None, 0.0, 0
     for X, Y in train_iter:
         Xs = gluon.utils.split_and_load(X, ctxs, even_split=False)  # rows per device
         Ys = gluon.utils.split_and_load(Y, ctxs, even_split=False)
-        for callback in callbacks:
-            callback.on_batch_begin(Xs[0])
+        callbacks.on_batch_begin(Xs[0])
         if states is None or use_random_iter:  # fresh for random batches
             states = [net.begin_state(batch_size=x.shape[0], ctx=c) for x, c in zip(Xs, ctxs)]
         else:
@@ -87,8 +85,7 @@ def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, *, clip=1.
         states = [state for _, state in outputs]
         autograd.backward(losses)
         trainer.allreduce_grads()  # sum the devices' gradients
-        for callback in callbacks:
-            callback.on_after_backward()
+        callbacks.on_after_backward()
         grad_clipping(params, clip, ctxs)
         trainer.update(1)  # SGD (or Adam); the loss is already a mean
         total_loss = total_loss + sum(l.as_in_ctx(ctxs[0]) for l in losses) * Y.size
@@ -141,12 +138,13 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     kvstore: 'device' or 'local' sums several devices; 'dist_sync' or 'dist_async' trains as
         one worker of a parameter-server job (`distributed`; same seed, data and settings).
     label: the run's name in the history and the progress lines (default: the class name).
-    callbacks: the extras (`callback.Callback`), run in this order; default: [Progress()],
+    callbacks: the extras (`callbacks.Callback`), run in this order; default: [Progress()],
         the book's progress lines. `callbacks_for(config, ...)` builds them from a `Config`.
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
     callbacks = [Progress()] if callbacks is None else list(callbacks)
     check_callbacks(callbacks, val_iter is not None, kvstore)
+    callbacks = CallbackList(callbacks)
     if seed is not None:
         set_seed(seed)
     ensure_initialized(net, ctx)
@@ -155,16 +153,12 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     worker = join(kvstore)
     trainer = make_trainer(net, lr, worker, optimizer)
-    run = Run(net, trainer, vocab, num_epochs, clip, optimizer, lead=worker.rank == 0)
-    for callback in callbacks:
-        callback.bind(run)
-    history = next(filter(None, (c.resumed_history() for c in callbacks)), None) or \
+    callbacks.bind(Run(net, trainer, vocab, num_epochs, clip, optimizer, worker.rank == 0))
+    history = callbacks.resumed_history() or \
         new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab, worker)
-    for callback in callbacks:
-        callback.on_train_begin(history)
+    callbacks.on_train_begin(history)
     for epoch in range(history['epochs'] + 1, num_epochs + 1):
-        for callback in callbacks:
-            callback.on_epoch_begin(history)
+        callbacks.on_epoch_begin(history)
         start = time.perf_counter()
         ppl, num_tokens = train_epoch(net, worker.batches(train_iter), loss, trainer, ctx,
                                       use_random_iter, clip=clip, callbacks=callbacks)
@@ -173,19 +167,13 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
         if not math.isfinite(ppl):  # stop before saving: the last good checkpoint stays
             raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '
                                    f'lower the learning rate (now {trainer.learning_rate})')
-        history['train_ppl'].append(ppl)
-        history['tokens_per_sec'].append(num_tokens / seconds)
-        history['seconds'].append(seconds)
-        if val_iter is not None:
-            history['val_ppl'].append(evaluate_perplexity(net, val_iter, as_ctx_list(ctx)[0]))
-            if history['val_ppl'][-1] < history.get('best_val_ppl', math.inf):
-                history.update(best_val_ppl=history['val_ppl'][-1], best_epoch=epoch)
-        history['epochs'] = epoch
-        if any([callback.on_epoch_end(history) for callback in callbacks]):  # every one
+        val_ppl = None if val_iter is None else \
+            evaluate_perplexity(net, val_iter, as_ctx_list(ctx)[0])
+        record_epoch(history, epoch, ppl, num_tokens / seconds, seconds, val_ppl)
+        if callbacks.on_epoch_end(history):
             history['stopped_early'] = epoch
             break
-    for callback in callbacks:
-        callback.on_train_end(history)
+    callbacks.on_train_end(history)
     return history
 
 
@@ -223,7 +211,7 @@ def callbacks_for(config, *, diagnostics=False, save_dir=None, save_every=10, re
     if config.patience:
         callbacks.append(EarlyStopping(config.patience))
     if save_dir:
-        callbacks.append(checkpoint.Checkpoints(save_dir, save_every, resume, verbose))
+        callbacks.append(Checkpoints(save_dir, save_every, resume, verbose))
     if config.keep_best:
         callbacks.append(KeepBest(os.path.join(save_dir, 'best') if save_dir else None))
     if verbose:
@@ -231,125 +219,9 @@ def callbacks_for(config, *, diagnostics=False, save_dir=None, save_every=10, re
     return callbacks
 
 
-class KeepBest(Callback):
-    """End with the weights of the epoch with the best validation perplexity (`train` keeps
-    `best_epoch`); a copy is taken when it improves, and saved into `folder` (a checkpoint
-    folder of its own) by the process that writes."""
-
-    needs_validation = True
-
-    def __init__(self, folder=None):
-        self.folder, self.weights = folder, None
-        self.uses_the_optimizer = folder is not None  # its checkpoint holds the optimizer
-
-    def on_train_begin(self, history):
-        """A resumed run keeps the best weights saved before it (if a better epoch comes, it
-        replaces them)."""
-        if self.folder and self.run.lead and history.get('best_epoch') and \
-                os.path.isfile(os.path.join(self.folder, checkpoint.META)):
-            now = self.copy_weights()
-            checkpoint.load_parameters(self.folder, self.run.net)
-            self.weights = self.copy_weights()
-            self.put_back(now)
-
-    def copy_weights(self):
-        return {name: p.list_data()[0].copy()
-                for name, p in self.run.net.collect_params().items()}
-
-    def put_back(self, weights):
-        for name, p in self.run.net.collect_params().items():
-            p.set_data(weights[name])
-
-    def on_epoch_end(self, history):
-        if history.get('best_epoch') == history['epochs']:
-            self.weights = self.copy_weights()
-            if self.folder and self.run.lead:
-                checkpoint.save_checkpoint(self.folder, self.run.net, self.run.trainer,
-                                           history, self.run.vocab)
-        return False
-
-    def on_train_end(self, history):
-        if self.weights is not None:
-            self.put_back(self.weights)
-
-
-class DecayOnPlateau(Callback):
-    """The learning rate divided by `factor` after each epoch whose validation perplexity
-    is not below the best before it (the MXNet word language model example: 4); the rate
-    each epoch trained with goes into the history (`lr`), so a resumed run goes on alike."""
-
-    needs_validation = uses_the_optimizer = True
-
-    def __init__(self, factor):
-        check_lr_decay(factor)
-        self.factor = factor
-
-    def on_train_begin(self, history):
-        history.setdefault('lr', [])
-
-    def on_epoch_begin(self, history):
-        rate = self.run.trainer.learning_rate
-        if history['lr']:  # the rate after the last epoch's verdict
-            val = history['val_ppl']
-            rate = history['lr'][-1] / (self.factor if not improved(val) else 1)
-        self.run.trainer.set_learning_rate(rate)
-        history['lr'].append(rate)
-
-
-class EarlyStopping(Callback):
-    """Stop after `patience` epochs in a row without a better validation perplexity."""
-
-    needs_validation = True
-
-    def __init__(self, patience):
-        check_positive_int('patience', patience)
-        self.patience = patience
-
-    def on_epoch_end(self, history):
-        val = history['val_ppl']
-        return history['epochs'] - (val.index(min(val)) + 1) >= self.patience
-
-
-def improved(val):
-    """True if the last validation perplexity is below every one before it."""
-    return len(val) < 2 or val[-1] < min(val[:-1])
-
-
-class Progress(Callback):
-    """A progress line every `every` epochs, after the first, and after the last (the one
-    early stopping ended on too), by the process that prints."""
-
-    def __init__(self, every=None):
-        self.every, self.shown = every, None
-
-    def on_epoch_end(self, history):
-        epoch, last = history['epochs'], self.run.num_epochs
-        if epoch % (self.every or max(1, last // 20)) == 0 or epoch in (1, last):
-            self.show(history)
-        return False
-
-    def on_train_end(self, history):
-        if self.shown is not None and self.shown != history['epochs']:
-            self.show(history)
-
-    def show(self, history):
-        if self.run.lead:
-            print(progress_line(history, self.run.num_epochs), file=sys.stdout, flush=True)
-        self.shown = history['epochs']
-
-
-class OnEpoch(Callback):
-    """The caller's `on_epoch(history)` after each epoch (the notebooks' live plot)."""
-
-    def __init__(self, on_epoch):
-        self.on_epoch = on_epoch
-
-    def on_epoch_end(self, history):
-        self.on_epoch(history)
-        return False
-
-
 def new_history(label, ctx, train_iter, val_iter, vocab, worker=ALONE):
+    """An empty history for run `label`; with `val_iter`, the unigram perplexity of the
+    held-out text (the bar a model that ignores context sets)."""
     history = {'model': label, 'ctx': str(ctx), 'epochs': 0,
                'train_ppl': [], 'val_ppl': [], 'tokens_per_sec': [], 'seconds': []}
     if val_iter is not None and hasattr(train_iter, 'corpus') and hasattr(val_iter, 'corpus'):
@@ -360,14 +232,13 @@ def new_history(label, ctx, train_iter, val_iter, vocab, worker=ALONE):
     return history
 
 
-def progress_line(history, num_epochs):
-    """'DeepRNN  epoch  10/100  train ppl 8.42  val ppl 9.10 (unigram 17.2)  35,120 tokens/s'"""
-    epoch = history['epochs']
-    line = (f"{history['model']:<15} epoch {epoch:>{len(str(num_epochs))}}/{num_epochs}"
-            f"  train ppl {history['train_ppl'][-1]:6.2f}")
-    if history['val_ppl']:
-        line += f"  val ppl {history['val_ppl'][-1]:6.2f}"
-        if 'unigram_ppl' in history:
-            line += f" (unigram {history['unigram_ppl']:.1f})"
-    rate, elapsed = history['tokens_per_sec'][-1], sum(history['seconds'])
-    return line + f'  {rate:9,.0f} tokens/s  {elapsed:6.1f} s'
+def record_epoch(history, epoch, ppl, tokens_per_sec, seconds, val_ppl=None):
+    """Add epoch `epoch`'s figures to the history, and keep its best validation epoch."""
+    history['train_ppl'].append(ppl)
+    history['tokens_per_sec'].append(tokens_per_sec)
+    history['seconds'].append(seconds)
+    if val_ppl is not None:
+        history['val_ppl'].append(val_ppl)
+        if val_ppl < history.get('best_val_ppl', math.inf):
+            history.update(best_val_ppl=val_ppl, best_epoch=epoch)
+    history['epochs'] = epoch

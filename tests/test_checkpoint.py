@@ -200,3 +200,33 @@ def test_a_real_full_disk_keeps_the_last_good_checkpoint(splits, full_disk):
                                              'trainer-1.states']
     load_model(str(full_disk), mx.cpu())  # readable
     assert read_meta(str(full_disk))['epoch'] == 1
+
+
+def test_best_validation_is_recorded_and_its_weights_kept(scripted_run, tmp_path):
+    """KeepBest: the model ends with the best validation epoch's weights, also saved in a
+    checkpoint folder of its own (<save>/best)."""
+    snapshot, same_weights = scripted_run.snapshot, scripted_run.same_weights
+    net, history, weights = scripted_run()
+    assert (history['best_val_ppl'], history['best_epoch']) == (7.0, 4)
+    assert same_weights(snapshot(net), weights[-1])  # without keep_best: the last epoch's
+    net, history, weights = scripted_run(keep_best=True, save_dir=str(tmp_path / 'ck'))
+    assert history['epochs'] == 8 and same_weights(snapshot(net), weights[3])  # epoch 4's
+    assert not same_weights(weights[3], weights[-1])
+    assert read_meta(str(tmp_path / 'ck' / 'best'))['epoch'] == 4
+    assert read_meta(str(tmp_path / 'ck'))['epoch'] == 8
+    best, _ = load_model(str(tmp_path / 'ck' / 'best'), mx.cpu())
+    assert same_weights(snapshot(best), weights[3])
+
+
+def test_a_resumed_run_keeps_the_best_weights_saved_before_it(scripted_run, tmp_path):
+    """Killed after epoch 5 (best: epoch 4), resumed to epoch 8 with no better epoch: the
+    model ends with epoch 4's weights, read back from <save>/best."""
+    snapshot, same_weights = scripted_run.snapshot, scripted_run.same_weights
+    folder = str(tmp_path / 'ck')
+    _, whole, weights = scripted_run(keep_best=True, save_dir=folder, save_every=1,
+                                     num_epochs=5)
+    assert (whole['best_epoch'], whole['epochs']) == (4, 5)
+    net, history, _ = scripted_run(keep_best=True, save_dir=folder, save_every=1, resume=True,
+                                   scripted=[9.0, 9.5, 9.9])  # epochs 6-8: no better one
+    assert (history['best_epoch'], history['epochs']) == (4, 8)
+    assert same_weights(snapshot(net), weights[3])

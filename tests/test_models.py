@@ -12,7 +12,7 @@ from d2l_deep_rnn.gluon_model import is_frozen
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params
 from d2l_deep_rnn.convert import scratch_params, scratch_view
 from d2l_deep_rnn.factory import ensure_initialized
-from d2l_deep_rnn.training import evaluate_perplexity, make_trainer, train_epoch
+from d2l_deep_rnn.training import make_trainer, train_epoch
 
 V, H, BATCH, STEPS = 28, 16, 3, 5
 GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}

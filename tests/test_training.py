@@ -1,13 +1,12 @@
 import mxnet as mx
 import pytest
 
-from d2l_deep_rnn.gluon_model import is_frozen
-from d2l_deep_rnn import (Config, DeepRNN, DeepRNNScratch, UsageError, copy_params,
-                          load_data_splits, train)
+from d2l_deep_rnn import (Config, DeepRNN, DeepRNNScratch, copy_params, load_data_splits,
+                          train)
+from d2l_deep_rnn.callbacks import Progress
 from d2l_deep_rnn.factory import set_seed
-from d2l_deep_rnn.training import (DecayOnPlateau, EarlyStopping, KeepBest, OnEpoch,
-                                   Progress, TrainingDiverged, callbacks_for,
-                                   evaluate_perplexity)
+from d2l_deep_rnn.gluon_model import is_frozen
+from d2l_deep_rnn.training import TrainingDiverged, callbacks_for, evaluate_perplexity
 
 
 @pytest.fixture(scope='module')
@@ -277,105 +276,6 @@ def test_frozen_biases_keep_a_zero_rate_on_a_parameter_server():
 
 # Training for held-out perplexity: the callbacks that follow the validation curve, on a
 # tiny run whose validation perplexities are scripted.
-
-SCRIPTED = [10.0, 8.0, 9.0, 7.0, 7.5, 7.6, 7.7, 7.8]  # best: epoch 4
-
-
-@pytest.fixture
-def scripted_run(monkeypatch, data_dir):
-    """train(...) of a tiny 2-layer RNN for 8 epochs, validation perplexity scripted;
-    returns (net, history, the weights after each epoch)."""
-    from d2l_deep_rnn import training
-    train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=200, val_tokens=100,
-                                                   data_dir=data_dir)
-
-    def run(num_epochs=len(SCRIPTED), scripted=SCRIPTED, save_dir=None, save_every=10,
-            resume=False, log_every=None, **held_out):
-        values = iter(scripted)
-        monkeypatch.setattr(training, 'evaluate_perplexity', lambda *args: next(values))
-        net = DeepRNN(len(vocab), 8, 2, 'rnn')
-        weights = []
-        callbacks = callbacks_for(Config(**held_out), save_dir=save_dir,
-                                  save_every=save_every, resume=resume,
-                                  verbose=log_every is not None, log_every=log_every)
-        callbacks.append(OnEpoch(lambda h: weights.append(snapshot(net))))
-        history = train(net, train_iter, vocab, 1.0, num_epochs, mx.cpu(),
-                        val_iter=val_iter, seed=0, callbacks=callbacks)
-        return net, history, weights
-    return run
-
-
-def snapshot(net):
-    """The weights by name without the block's own prefix ('rnn0_l0_i2h_weight', ...)."""
-    return {name[len(net.prefix):]: p.data().asnumpy().copy()
-            for name, p in net.collect_params().items()}
-
-
-def same_weights(a, b):
-    return all((a[name] == b[name]).all() for name in a)
-
-
-def test_best_validation_is_recorded_and_its_weights_kept(scripted_run, tmp_path):
-    net, history, weights = scripted_run()
-    assert (history['best_val_ppl'], history['best_epoch']) == (7.0, 4)
-    assert same_weights(snapshot(net), weights[-1])  # without keep_best: the last epoch's
-    net, history, weights = scripted_run(keep_best=True, save_dir=str(tmp_path / 'ck'))
-    assert history['epochs'] == 8 and same_weights(snapshot(net), weights[3])  # epoch 4's
-    assert not same_weights(weights[3], weights[-1])
-    from d2l_deep_rnn.checkpoint import load_model, read_meta
-    assert read_meta(str(tmp_path / 'ck' / 'best'))['epoch'] == 4
-    assert read_meta(str(tmp_path / 'ck'))['epoch'] == 8
-    best, _ = load_model(str(tmp_path / 'ck' / 'best'), mx.cpu())
-    assert same_weights(snapshot(best), weights[3])
-
-
-def test_a_resumed_run_keeps_the_best_weights_saved_before_it(scripted_run, tmp_path):
-    """Killed after epoch 5 (best: epoch 4), resumed to epoch 8 with no better epoch: the
-    model ends with epoch 4's weights, read back from <save>/best."""
-    folder = str(tmp_path / 'ck')
-    _, whole, weights = scripted_run(keep_best=True, save_dir=folder, save_every=1,
-                                     num_epochs=5)
-    assert (whole['best_epoch'], whole['epochs']) == (4, 5)
-    net, history, _ = scripted_run(keep_best=True, save_dir=folder, save_every=1, resume=True,
-                                   scripted=[9.0, 9.5, 9.9])  # epochs 6-8: no better one
-    assert (history['best_epoch'], history['epochs']) == (4, 8)
-    assert same_weights(snapshot(net), weights[3])
-
-
-def test_learning_rate_is_divided_after_each_epoch_that_did_not_improve(scripted_run):
-    _, history, _ = scripted_run(lr_decay=4)
-    # epoch 3 (9.0) and 5, 6, 7 (7.5, 7.6, 7.7) did not improve: the next epoch's rate / 4
-    assert history['lr'] == [1.0, 1.0, 1.0, 0.25, 0.25, 0.0625, 0.015625, 0.00390625]
-    _, plain, _ = scripted_run()
-    assert 'lr' not in plain and plain['train_ppl'][:3] == history['train_ppl'][:3]
-    assert plain['train_ppl'][3] != history['train_ppl'][3]  # epoch 4 took smaller steps
-
-
-def test_early_stopping_ends_after_patience_epochs_without_improvement(scripted_run,
-                                                                        tmp_path, capsys):
-    _, history, weights = scripted_run(patience=2, save_dir=str(tmp_path / 'ck'), log_every=4)
-    assert history['epochs'] == 6 == history['stopped_early'] == len(weights)  # best: 4
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert [line.split()[2] for line in lines] == ['1/8', '4/8', '6/8']  # and the last
-    assert len(history['train_ppl']) == len(history['val_ppl']) == 6
-    from d2l_deep_rnn.checkpoint import read_meta
-    assert read_meta(str(tmp_path / 'ck'))['epoch'] == 6  # the last epoch is saved
-
-
-def test_validation_callbacks_need_a_validation_set_and_sane_values(data_dir):
-    """The callbacks check their settings as `Config` does, in the same words."""
-    train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=200, data_dir=data_dir)
-    for make, words in ((lambda: DecayOnPlateau(0.5), 'lr_decay must be a number >= 1'),
-                        (lambda: Config(lr_decay=0.5), 'lr_decay must be a number >= 1'),
-                        (lambda: EarlyStopping(0), 'patience must be a positive integer'),
-                        (lambda: Config(patience=-2), 'patience must be a non-negative')):
-        with pytest.raises(UsageError, match=words):
-            make()
-    for callback in (DecayOnPlateau(4), EarlyStopping(3), KeepBest()):
-        with pytest.raises(UsageError, match='follow the validation perplexity'):
-            train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 2, mx.cpu(),
-                  callbacks=[callback])
-
 
 def test_train_takes_the_books_seven_then_a_few_keywords():
     """The extras are callbacks only: train's keyword-only parameters are these eight."""

@@ -37,6 +37,7 @@ from mxnet import autograd, gluon, init, np, npx
 from mxnet.base import _LIB
 from mxnet.gluon import nn
 
+from ..callbacks import OnEpoch
 from ..config import Config, UsageError, check_positive_int
 from ..data import load_data_splits
 from ..factory import build_model, set_seed
@@ -46,7 +47,7 @@ from ..machine import describe_host
 from ..scratch_model import DeepRNNScratch
 from ..threads import thread_cap
 from ..diagnostics import Diagnostics
-from ..training import OnEpoch, train_config
+from ..training import train_config
 from .common import add_config_flags, config_from_args, parse_ctx
 from .torch_peer import (OMP_VARIABLES, load_batches, process_facts, timed_epochs,
                          write_batches, write_result)
