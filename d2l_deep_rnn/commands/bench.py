@@ -7,11 +7,12 @@ read after every batch, clipping with a host sync per batch); `train` with (b) `
 imperative and (c) hybridized, (d) `DeepRNNScratch` step by step and (e) its fast
 layer-by-layer schedule; (f) PyTorch's `nn.LSTM`/`GRU`/`RNN` in the same loop, when `torch`
 is importable (a script that imports neither mxnet nor this package); (g) and (h) rows (c)
-and (e) with `train(..., diagnostics=True)`'s per-layer instruments, whose cost is the
-ratio g/c and h/e; (i) row (c) in a process that imported `d2l` (hence mxnet) before this
-package, as the notebooks do: too late for the package's environment settings to reach
-MXNet, so this row measures what the package does about it; (j) row (c)'s forward, loss and
-backward alone, without clipping or update: the most any step around the model could reach.
+and (e) with the per-layer instruments (`train(..., callbacks=[Diagnostics()])`), whose
+cost is the ratio g/c and h/e; (i) row (c) in a process that imported `d2l` (hence mxnet)
+before this package, as the notebooks do: too late for the package's environment settings
+to reach MXNet, so this row measures what the package does about it; (j) row (c)'s forward,
+loss and backward alone, without clipping or update: the most any step around the model
+could reach.
 
 Every row's process gets the environment this command was started with, trains on the same
 batches from the same seed (one warm-up epoch, then `--repeats` timed ones), and the rows
@@ -191,9 +192,9 @@ ROWS = {  # key: (name, what its process runs; the PyTorch row runs torch_peer.p
                             hybridize=False)),
     'e': ('DeepRNNScratch fast (train default)', functools.partial(train_row, DeepRNNScratch)),
     TORCH_ROW: ('PyTorch, same loop', None),
-    'g': ('(c) with diagnostics=True',
+    'g': ('(c) with the Diagnostics callback',
           functools.partial(train_row, DeepRNN, diagnostics=True)),
-    'h': ('(e) with diagnostics=True',
+    'h': ('(e) with the Diagnostics callback',
           functools.partial(train_row, DeepRNNScratch, diagnostics=True)),
     NOTEBOOK_ROW: ('(c) with d2l imported first (notebook order)',
                    functools.partial(train_row, DeepRNN)),
