@@ -1,7 +1,12 @@
 """Puts d2l_deep_rnn.pth into site-packages beside the package (see d2l_deep_rnn_mxnet): a
 .pth file is not a module, so `build_py` adds it to what a wheel installs, and to an
-editable wheel (whose root setuptools makes `install_lib`) too."""
+editable wheel (whose root setuptools makes `install_lib`) too.
+
+`build_py` also empties the package's folders in `build/lib` first: setuptools only adds
+to them (pypa/setuptools#1871), so a module renamed or removed since the last build would
+still ship in the wheel."""
 import os
+import shutil
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
@@ -11,6 +16,10 @@ PTH = 'd2l_deep_rnn.pth'
 
 class BuildPyWithPth(build_py):
     def run(self):
+        if not self.editable_mode:  # what an earlier build left there, removed since
+            for package in self.packages:
+                shutil.rmtree(os.path.join(self.build_lib, *package.split('.')),
+                              ignore_errors=True)
         super().run()
         root = self.get_finalized_command('install').install_lib if self.editable_mode \
             else self.build_lib

@@ -3,6 +3,7 @@ fresh virtual environment with its dependencies, and runs there from any folder.
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -38,6 +39,25 @@ def test_the_wheel_holds_every_module(wheel, repo):
         inside = {n for n in z.namelist() if '.dist-info/' not in n}
     assert inside == sources(repo)
     assert 'd2l_deep_rnn/commands/train.py' in inside
+
+
+def test_a_module_removed_since_an_earlier_build_leaves_the_wheel(repo, tmp_path):
+    """setuptools only adds to build/lib (pypa/setuptools#1871): a module an earlier build
+    copied there, since renamed (callback.py became callbacks.py), must not ship again."""
+    tracked = run('git', 'ls-files', '-z', cwd=repo).stdout.split('\0')
+    source = tmp_path / 'source'
+    for name in filter(None, tracked):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.join(repo, name), source / name)
+    stale = source / 'build' / 'lib' / 'd2l_deep_rnn' / 'callback.py'
+    stale.parent.mkdir(parents=True)
+    stale.write_text('"""The callbacks\' base class, before it moved to callbacks.py."""\n')
+    run(sys.executable, '-m', 'pip', 'wheel', '--quiet', '--no-deps', '-w', str(tmp_path),
+        str(source))
+    (path,) = glob.glob(str(tmp_path / '*.whl'))
+    with zipfile.ZipFile(path) as z:
+        inside = {n for n in z.namelist() if '.dist-info/' not in n}
+    assert inside == sources(repo) and 'd2l_deep_rnn/callback.py' not in inside
 
 
 def one_epoch(python, cwd, data_dir):
