@@ -138,11 +138,13 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     kvstore: 'device' or 'local' sums several devices; 'dist_sync' or 'dist_async' trains as
         one worker of a parameter-server job (`distributed`; same seed, data and settings).
     label: the run's name in the history and the progress lines (default: the class name).
-    callbacks: the extras (`callbacks.Callback`), run in this order; default: [Progress()],
-        the book's progress lines. `callbacks_for(config, ...)` builds them from a `Config`.
+    callbacks: the extras (`callbacks.Callback` instances, or one), run in this order;
+        default: [Progress()], the book's progress lines. `callbacks_for(config, ...)`
+        builds them from a `Config`.
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
-    callbacks = [Progress()] if callbacks is None else list(callbacks)
+    callbacks = [Progress()] if callbacks is None else \
+        [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
     check_callbacks(callbacks, val_iter is not None, kvstore)
     callbacks = CallbackList(callbacks)
     if seed is not None:
@@ -180,8 +182,10 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
 def check_callbacks(callbacks, validation, kvstore):
     """Refuse extras this run cannot serve (UsageError), before anything is trained or
     written: without `validation`, those that follow it; with dist_async, those that save
-    or set the optimizer, which the servers keep."""
+    or set the optimizer, which the servers keep; anything but a `Callback` instance."""
     check_choice('kvstore', kvstore, KVSTORES)
+    for callback in callbacks:
+        check_callback(callback)
     if not validation and any(c.needs_validation for c in callbacks):
         raise UsageError('lr_decay, patience and keep_best follow the validation '
                          'perplexity; give val_iter (--val-tokens > 0)')
@@ -189,6 +193,20 @@ def check_callbacks(callbacks, validation, kvstore):
         raise UsageError('with dist_async the servers keep the optimizer, which a worker can '
                          'neither save nor change: drop --save and --lr-decay, or use '
                          '--kvstore dist_sync')
+
+
+def check_callback(callback):
+    """Refuse what is not a `Callback` instance (UsageError), saying what to write instead:
+    a class is called, a function is wrapped in `OnEpoch`."""
+    if isinstance(callback, Callback):
+        return
+    if isinstance(callback, type) and issubclass(callback, Callback):
+        raise UsageError(f'callbacks take instances: write {callback.__name__}(), not '
+                         f'{callback.__name__}')
+    hint = '; to call a function after each epoch, give OnEpoch(f)' if callable(callback) \
+        else ''
+    raise UsageError(f'callbacks take Callback instances (Progress(), EarlyStopping(5), ...); '
+                     f'got {callback!r}{hint}')
 
 
 def train_config(net, train_iter, vocab, config, ctx, **options):

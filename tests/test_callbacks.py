@@ -4,8 +4,9 @@ import mxnet as mx
 import pytest
 
 from d2l_deep_rnn import Config, DeepRNN, UsageError, load_data_splits, train
-from d2l_deep_rnn.callbacks import Callback, DecayOnPlateau, EarlyStopping
+from d2l_deep_rnn.callbacks import Callback, DecayOnPlateau, EarlyStopping, Progress
 from d2l_deep_rnn.checkpoint import KeepBest, read_meta
+from d2l_deep_rnn.factory import is_initialized
 
 
 class Recorder(Callback):
@@ -104,3 +105,25 @@ def test_validation_callbacks_need_a_validation_set_and_sane_values(data_dir):
         with pytest.raises(UsageError, match='follow the validation perplexity'):
             train(DeepRNN(len(vocab), 8, 2, 'rnn'), train_iter, vocab, 1.0, 2, mx.cpu(),
                   callbacks=[callback])
+
+
+def test_one_callback_is_taken_alone_and_anything_else_is_refused_in_one_line(data_dir,
+                                                                                capsys):
+    """A single callback works as a list of one; a class, a function or anything else that
+    is not a Callback instance is refused before training, saying what to write."""
+    train_iter, val_iter, vocab = load_data_splits(4, 5, max_tokens=200, data_dir=data_dir)
+    net = DeepRNN(len(vocab), 8, 2, 'rnn')
+    history = train(net, train_iter, vocab, 1.0, 2, mx.cpu(), callbacks=Progress(every=2))
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in lines] == ['1/2', '2/2'] and history['epochs'] == 2
+    for wrong, words in ((Progress, r'callbacks take instances: write Progress\(\), not '
+                                    r'Progress$'),
+                         (print, r"callbacks take Callback instances \(Progress\(\), "
+                                 r"EarlyStopping\(5\), ...\); got <built-in function print>; "
+                                 r"to call a function after each epoch, give OnEpoch\(f\)$"),
+                         ('progress', r"callbacks take Callback instances \(Progress\(\), "
+                                      r"EarlyStopping\(5\), ...\); got 'progress'$")):
+        fresh = DeepRNN(len(vocab), 8, 2, 'rnn')
+        with pytest.raises(UsageError, match=words):
+            train(fresh, train_iter, vocab, 1.0, 2, mx.cpu(), callbacks=[Progress(), wrong])
+        assert not any(is_initialized(p) for p in fresh.collect_params().values())
