@@ -250,6 +250,12 @@ def load_data_splits(batch_size, num_steps, use_random_iter=False, max_tokens=10
             SeqDataLoader(val, batch_size, num_steps, random_offset=False), vocab)
 
 
+def load_data_config(config, data_dir=None):
+    """`load_data_splits` with a `Config`'s batch size, steps, sampling and split sizes."""
+    return load_data_splits(config.batch_size, config.num_steps, config.use_random_iter,
+                            config.max_tokens, config.val_tokens, data_dir)
+
+
 def unigram_perplexity(train, val, vocab_size):
     """Perplexity on `val` of a model that ignores context: character frequencies of `train`
     (add-one smoothed). About 17 here; a model at this level has learned nothing sequential."""

@@ -305,3 +305,16 @@ def test_a_wrong_data_dir_stops_the_command_with_one_line(tmp_path, corpus_path,
     assert not (tmp_path / 'out' / 'summary.json').exists()
     assert not (tmp_path / 'bench.json').exists()
     assert not (tmp_path / 'cache' / 'd2l-deep-rnn').exists()  # no download either
+
+
+def test_load_data_config_takes_a_configs_data_settings_whole(data_dir):
+    """The commands' loader: a `Config`'s batch size, steps, sampling and split sizes."""
+    from d2l_deep_rnn import Config
+    from d2l_deep_rnn.data import load_data_config
+    config = Config(batch_size=4, num_steps=7, use_random_iter=True, max_tokens=300,
+                    val_tokens=200)
+    train_iter, val_iter, vocab = load_data_config(config, data_dir)
+    assert (len(train_iter.corpus), len(val_iter.corpus), len(vocab)) == (300, 200, 28)
+    assert train_iter.use_random_iter and not val_iter.use_random_iter
+    X, Y = next(iter(train_iter))
+    assert X.shape == Y.shape == (4, 7)

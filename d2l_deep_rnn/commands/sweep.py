@@ -15,7 +15,7 @@ import json
 import os
 
 from ..config import CELLS, Config, UsageError, check_choice, check_positive_int
-from ..data import load_data_splits
+from ..data import load_data_config
 from ..factory import build_model
 from ..files import atomic_write_bytes
 from ..gluon_model import check_model_size
@@ -68,8 +68,7 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
     runs = os.path.join(out, 'runs')
     prepare_out_dir(runs)
     settings = {**{k: getattr(config, k) for k in SETTINGS}, 'scratch': scratch}
-    data = load_data_splits(config.batch_size, config.num_steps, max_tokens=config.max_tokens,
-                            val_tokens=config.val_tokens, data_dir=data_dir)
+    data = load_data_config(config, data_dir)
     for c in configs:  # refuse an impossible size before the first run, not after hours
         check_model_size(len(data[2]), c.num_hiddens, c.num_layers, c.cell, not scratch)
     rows = []

@@ -12,7 +12,7 @@ import sys
 
 from .. import checkpoint
 from ..config import Config, UsageError, check_positive_int
-from ..data import SHA1, load_data_splits
+from ..data import SHA1, load_data_config
 from ..diagnostics import check_optimizer, summarize as summarize_diagnostics
 from ..distributed import KVSTORES
 from ..factory import build_models
@@ -85,9 +85,7 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
     prepare_out_dir(out)
     if save:
         prepare_out_dir(save, '--save')
-    train_iter, val_iter, vocab = load_data_splits(
-        config.batch_size, config.num_steps, config.use_random_iter, config.max_tokens,
-        config.val_tokens, data_dir)
+    train_iter, val_iter, vocab = load_data_config(config, data_dir)
     models = build_models(config, len(vocab), ctx, models)
     results, lead = {}, True
     for name, net in models.items():
