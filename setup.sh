@@ -36,6 +36,32 @@ if [ -z "$python" ]; then
        "point PYTHON= at it." >&2
   exit 2
 fi
+# MXNet 1.9.1's wheels: Linux x86_64 and aarch64, macOS x86_64 (none for Windows or for
+# Apple Silicon); the CUDA build, Linux x86_64 only. Asked of the chosen Python, whose
+# platform is the one pip installs for (an x86_64 Python under Rosetta 2 says x86_64).
+where=$("$python" -c 'import platform, sys; print(sys.platform, platform.machine().lower())')
+case "$where" in
+  "linux x86_64"|"linux amd64") ;;
+  "linux aarch64"|"linux arm64"|"darwin x86_64")
+    if [ -n "$CUDA" ]; then
+      echo "error: CUDA=$CUDA: MXNet's CUDA build (mxnet-cu117) exists for Linux on x86_64" \
+           "only; this Python runs on $where. Run ./setup.sh without CUDA= for the CPU build." >&2
+      exit 2
+    fi ;;
+  "darwin arm64")
+    echo "error: MXNet 1.9.1, its last release, has no build for macOS on Apple Silicon" \
+         "(this Python is darwin arm64); it has one for Linux on ARM: run this in a Linux" \
+         "container or virtual machine (aarch64), or with an x86_64 Python under Rosetta 2." >&2
+    exit 2 ;;
+  win32*|cygwin*|msys*)
+    echo "error: MXNet 1.9.1, its last release, has no build for Windows ($where): install" \
+         "WSL 2 with Ubuntu (wsl --install) and run ./setup.sh in its Linux shell." >&2
+    exit 2 ;;
+  *)
+    echo "error: MXNet 1.9.1, its last release, has builds for Linux on x86_64 and aarch64" \
+         "and macOS on x86_64 only; this Python runs on $where." >&2
+    exit 2 ;;
+esac
 if [ "$v" = 3.13 ] && ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
   echo "error: on Python 3.13 pip builds NumPy 1.26 from source (it has no wheel there), which" \
        "needs a C compiler: install one (Debian/Ubuntu: apt install build-essential" \
