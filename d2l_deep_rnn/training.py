@@ -143,8 +143,9 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
         builds them from a `Config`.
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
-    callbacks = [Progress()] if callbacks is None else \
-        [callbacks] if isinstance(callbacks, Callback) else list(callbacks)
+    if isinstance(callbacks, Callback):  # one alone
+        callbacks = [callbacks]
+    callbacks = [Progress()] if callbacks is None else list(callbacks)
     check_callbacks(callbacks, val_iter is not None, kvstore)
     callbacks = CallbackList(callbacks)
     if seed is not None:
