@@ -84,6 +84,11 @@ def refuse(error):
         message = ("MXNet's CUDA build needs NVIDIA's driver (libcuda.so.1), which this "
                    'machine does not have: install the driver, or on a machine without an '
                    'NVIDIA GPU the CPU build (./setup.sh without CUDA=)')
+    elif 'libarmpl' in str(error):
+        message = ("MXNet's aarch64 build needs Arm Performance Libraries "
+                   '(libarmpl_lp64_mp.so), which its wheel leaves out for licence reasons: '
+                   "install them (a free download from Arm), put their lib folder on "
+                   'LD_LIBRARY_PATH, and run this again')
     else:
         message = (f'MXNet could not load its library ({error}); for a CUDA build, '
                    'CUDA=117 ./setup.sh installs the CUDA 11 libraries it needs as wheels')

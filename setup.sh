@@ -50,8 +50,9 @@ case "$where" in
     fi ;;
   "darwin arm64")
     echo "error: MXNet 1.9.1, its last release, has no build for macOS on Apple Silicon" \
-         "(this Python is darwin arm64); it has one for Linux on ARM: run this in a Linux" \
-         "container or virtual machine (aarch64), or with an x86_64 Python under Rosetta 2." >&2
+         "(this Python is darwin arm64): use an x86_64 Python under Rosetta 2 (MXNet's macOS" \
+         "x86_64 build), or a Linux container or virtual machine (on aarch64 MXNet needs Arm" \
+         "Performance Libraries: see the README, 'Which machines')." >&2
     exit 2 ;;
   win32*|cygwin*|msys*)
     echo "error: MXNet 1.9.1, its last release, has no build for Windows ($where): install" \

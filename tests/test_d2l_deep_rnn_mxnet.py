@@ -114,3 +114,21 @@ def test_no_driver_is_an_import_error_in_python(mxnet_without_driver, tmp_path):
                  cwd=tmp_path, **mxnet_without_driver)
     assert out.returncode == 0 and out.stdout.startswith(
         "MXNet's CUDA build needs NVIDIA's driver (libcuda.so.1)"), out.stderr
+
+
+def test_arms_libraries_missing_on_aarch64_is_one_line(tmp_path, repo, data_args):
+    """MXNet's aarch64 wheel links Arm Performance Libraries without shipping them (its own
+    description: licence); a library that needs them where they are not installed stands
+    in for it, as MXNET_LIBRARY_PATH (read by MXNet's own loader)."""
+    stub = shared_library(tmp_path / 'stub', 'armpl_lp64_mp', 'int armpl(int f){return 0;}')
+    lib = shared_library(tmp_path / 'mxlib', 'mxnet', 'int armpl(int); int f(void)'
+                         '{return armpl(0);}', ['armpl_lp64_mp'], os.path.dirname(stub))
+    os.remove(stub)
+    out = subprocess.run([sys.executable, '-m', 'd2l_deep_rnn', *data_args], cwd=repo,
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, 'MXNET_LIBRARY_PATH': lib})
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        "error: MXNet's aarch64 build needs Arm Performance Libraries (libarmpl_lp64_mp.so), "
+        'which its wheel leaves out for licence reasons: install them (a free download from '
+        'Arm), put their lib folder on LD_LIBRARY_PATH, and run this again']
