@@ -29,7 +29,7 @@ for candidate in ${PYTHON:-python3 python3.13 python3.12 python3.11 python3.10 p
   fi
 done
 if [ -z "$python" ]; then
-  found=$( ("${PYTHON:-python3}" --version) 2>&1 || true)
+  found=$( ("${PYTHON:-python3}" --version) 2>&1 | head -n 1 || true)  # one line (pyenv: more)
   echo "error: d2l-deep-rnn needs Python 3.8 to 3.13 (MXNet 1.9.1, its last release, needs" \
        "NumPy 1.x, which ends there); found: ${found:-no python3}. Install one (for example" \
        "'pyenv install 3.12' or your distribution's python3-venv) and run this again, or" \

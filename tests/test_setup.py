@@ -79,3 +79,24 @@ def test_another_cuda_or_python_is_refused_in_one_line(setup_sh):
         'NumPy 1.x, which ends there); found: Python 3.14.2. Install one (for example '
         "'pyenv install 3.12' or your distribution's python3-venv) and run this again, or "
         'point PYTHON= at it.']
+
+
+def test_a_python_that_does_not_run_is_named_in_the_same_one_line(repo, tmp_path):
+    """pyenv's shim for a version that is installed but not selected answers with several
+    lines on stderr; the refusal quotes only the first."""
+    shim = tmp_path / 'python3.12'
+    shim.write_text('#!/bin/sh\necho "pyenv: python3.12: command not found" >&2\necho >&2\n'
+                    'echo "The \\`python3.12\' command exists in these Python versions:" >&2\n'
+                    'exit 127\n')
+    shim.chmod(0o755)
+    done = subprocess.run(['bash', os.path.join(repo, 'setup.sh')], text=True,
+                          capture_output=True, stdin=subprocess.DEVNULL, timeout=60,
+                          env={**os.environ, 'PYTHON': str(shim),
+                               'VENV': str(tmp_path / 'venv')})
+    assert (done.returncode, done.stdout) == (2, '')
+    assert done.stderr.splitlines() == [
+        'error: d2l-deep-rnn needs Python 3.8 to 3.13 (MXNet 1.9.1, its last release, needs '
+        'NumPy 1.x, which ends there); found: pyenv: python3.12: command not found. Install '
+        "one (for example 'pyenv install 3.12' or your distribution's python3-venv) and run "
+        'this again, or point PYTHON= at it.']
+    assert not (tmp_path / 'venv').exists()
