@@ -35,6 +35,8 @@ from .scratch_model import DeepRNNScratch  # noqa: E402
 from .convert import copy_params  # noqa: E402
 from .training import train  # noqa: E402
 from .generate import predict  # noqa: E402
+from .current_edition import DeepRNNLM, StackedRNN, StackedRNNScratch, TimeMachine  # noqa: E402
 
 __all__ = ['Config', 'UsageError', 'load_data_time_machine', 'load_data_splits', 'DeepRNN',
-           'DeepRNNScratch', 'copy_params', 'train', 'predict']
+           'DeepRNNScratch', 'copy_params', 'train', 'predict',
+           'StackedRNNScratch', 'StackedRNN', 'DeepRNNLM', 'TimeMachine']

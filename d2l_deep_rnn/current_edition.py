@@ -1,0 +1,154 @@
+"""The section as the current edition teaches it (d2l 1.0.3: `d2l.Module`, `d2l.Trainer`,
+`d2l.TimeMachine`), working, under the book's names and signatures:
+
+- `StackedRNNScratch`: the edition's layers of `d2l.RNNScratch`, every one of them trained
+  (the book's MXNet version keeps them in a plain list, which d2l's `get_scratch_params`
+  never opens, so only the output layer learns);
+- `StackedRNN`: the concise deep RNN as a `d2l.RNN`, for the rnn, gru and lstm cells (an
+  LSTM's state is two arrays, which `d2l.RNN.forward` cannot unpack);
+- `DeepRNNLM`: our `DeepRNN` or `DeepRNNScratch` as a `d2l.Module`, for `d2l.Trainer.fit`;
+- `TimeMachine`: `d2l.TimeMachine`'s windows from our checked corpus, offline.
+"""
+from d2l import mxnet as d2l
+from mxnet import init
+
+from .config import UsageError, check_model, check_positive_int
+from .data import find_corpus, unigram_perplexity
+from .factory import is_initialized
+from .generate import predict
+from .gluon_model import DROPPING_LAYERS, DeepRNN, is_frozen
+from .scratch_model import DeepRNNScratch
+
+
+def check_sizes(**sizes):
+    """Each size a positive int, or one line naming it (the book's classes keep every
+    local of `__init__` as an attribute, so the checks stay out of it)."""
+    for name, value in sizes.items():
+        check_positive_int(name, value)
+
+
+class StackedRNNScratch(d2l.Module):
+    """`num_layers` of the edition's `d2l.RNNScratch`, layer l's outputs the inputs of l+1.
+
+    `outputs, Hs = rnn(inputs, Hs=None)`: inputs (num_steps, batch_size, num_inputs);
+    outputs (num_steps, batch_size, num_hiddens), the top layer's; Hs one (batch_size,
+    num_hiddens) state per layer. The layers stay in the list `rnns`, as in the book;
+    `get_scratch_params` looks into it, so the optimizer and the clipping see every layer.
+    """
+
+    def __init__(self, num_inputs, num_hiddens, num_layers, sigma=0.01):
+        super().__init__()
+        check_sizes(num_inputs=num_inputs, num_hiddens=num_hiddens, num_layers=num_layers)
+        if not (isinstance(sigma, (int, float)) and 0 < sigma < float('inf')):
+            raise UsageError(f'sigma must be a positive number (the weights\' standard '
+                             f'deviation, the book uses 0.01), got {sigma!r}')
+        self.save_hyperparameters()
+        self.rnns = [d2l.RNNScratch(num_inputs if i == 0 else num_hiddens, num_hiddens, sigma)
+                     for i in range(num_layers)]
+        for i, layer in enumerate(self.rnns):  # Gluon's children too: no container warning
+            self.register_child(layer, f'layer{i + 1}')
+
+    def forward(self, inputs, Hs=None):
+        outputs, Hs = inputs, list(Hs) if Hs is not None else [None] * self.num_layers
+        for i, layer in enumerate(self.rnns):  # H_t^(i+1) from H_t^(i) and H_{t-1}^(i+1)
+            outputs, Hs[i] = layer(outputs, None if Hs[i] is None else (Hs[i],))
+            outputs = d2l.stack(outputs, 0)  # the list of steps -> (num_steps, batch, h)
+        return outputs, Hs
+
+    def get_scratch_params(self):
+        """Every layer's W_xh, W_hh and b_h (d2l's own method skips lists)."""
+        return [param for layer in self.rnns for param in layer.get_scratch_params()]
+
+
+class StackedRNN(d2l.RNN):
+    """The concise deep RNN: MXNet's fused `rnn.RNN` (tanh), `rnn.GRU` or `rnn.LSTM` with
+    `num_layers` layers, as `d2l.RNN`. `outputs, state = rnn(inputs, state=None)`: state is
+    H, (num_layers, batch_size, num_hiddens), or (H, C) for the LSTM. Dropout between
+    layers is applied on a CPU too (`gluon_model.LayerwiseDropout`; oneDNN ignores it)."""
+
+    def __init__(self, num_hiddens, num_layers, cell='gru', dropout=0):
+        d2l.Module.__init__(self)
+        check_model(num_hiddens, num_layers, cell, 'tanh', dropout, 0.0, 0.0)
+        self.save_hyperparameters()
+        extra = {'activation': 'tanh'} if cell == 'rnn' else {}  # rnn.RNN's default is relu
+        self.rnn = DROPPING_LAYERS[cell](num_hiddens, num_layers, dropout=dropout, **extra)
+
+    def forward(self, inputs, state=None):
+        if state is None:
+            state = self.rnn.begin_state(inputs.shape[1], ctx=inputs.ctx)
+        elif not isinstance(state, (list, tuple)):
+            state = [state]  # d2l.RNN's single H
+        outputs, state = self.rnn(inputs, list(state))
+        return outputs, state[0] if len(state) == 1 else tuple(state)
+
+
+class DeepRNNLM(d2l.RNNLMScratch):
+    """A `DeepRNN` or `DeepRNNScratch` as the edition's language model, for
+    `d2l.Trainer(...).fit(DeepRNNLM(net, lr=2), data)`: d2l's loop, clipping, progress
+    board (perplexity) and validation.
+
+    Weights already set (by `initialize` or `copy_params`) are kept; else they are drawn
+    as the book does, N(0, 0.01^2) weights and zero biases. `parameters()` leaves out our
+    frozen biases (the fused layer's `h2h_bias`, the GRU's `b_hh`: see `gluon_model.freeze`),
+    so d2l's optimizer and its clipping norm see the section's parameters only, the same
+    ones in both models.
+    """
+
+    def __init__(self, net, lr=0.01):
+        if not isinstance(net, (DeepRNN, DeepRNNScratch)):
+            raise UsageError(f'DeepRNNLM takes a DeepRNN or a DeepRNNScratch, got '
+                             f'{type(net).__name__}; for d2l\'s own rnn blocks use d2l.RNNLM')
+        if not (isinstance(lr, (int, float)) and 0 < lr < float('inf')):
+            raise UsageError(f'lr must be a positive number (the book uses 2), got {lr!r}')
+        d2l.Classifier.__init__(self)
+        vocab_size = net.vocab_size
+        self.save_hyperparameters()
+        self.init_params()
+
+    def init_params(self):
+        """Draw the weights as the book does unless they are set already."""
+        if not all(is_initialized(p) for p in self.net.collect_params().values()):
+            self.net.initialize(init.Normal(0.01), force_reinit=True)
+
+    def forward(self, X, state=None):
+        """Logits (batch_size, num_steps, vocab_size), batch-major as d2l's loss flattens
+        them; X holds tokens (batch_size, num_steps); state None starts from zeros."""
+        if state is None:
+            state = self.net.begin_state(X.shape[0], ctx=X.ctx)
+        Y, _ = self.net(X, state)  # (num_steps * batch_size, vocab_size), time-major
+        return Y.reshape(X.shape[1], X.shape[0], -1).swapaxes(0, 1)
+
+    def parameters(self):
+        """The section's parameters by name, without our frozen biases."""
+        return {name: p for name, p in self.collect_params().items() if not is_frozen(p)}
+
+    def predict(self, prefix, num_preds, vocab, device=None):
+        """`prefix` and `num_preds` greedy characters (the package's `predict`)."""
+        return predict(prefix, num_preds, self.net, vocab, device)
+
+
+class TimeMachine(d2l.TimeMachine):
+    """`d2l.TimeMachine(batch_size, num_steps, num_train, num_val)`, the same windows, from
+    the corpus our loader finds and checks (`data_dir`, else $D2L_DEEP_RNN_DATA, else the
+    cache, downloading once), not from the book's server into ../data."""
+
+    def __init__(self, batch_size, num_steps, num_train=10000, num_val=5000, data_dir=None):
+        check_sizes(batch_size=batch_size, num_steps=num_steps, num_train=num_train,
+                    num_val=num_val)
+        self.data_dir = data_dir
+        super().__init__(batch_size, num_steps, num_train, num_val)
+        if num_train + num_val > len(self.X):
+            raise UsageError(f'num_train + num_val = {num_train + num_val} exceeds the '
+                             f'{len(self.X)} windows of {num_steps} steps in the corpus; '
+                             f'lower one of them')
+
+    def unigram_perplexity(self):
+        """The validation perplexity of character frequencies alone (`data.unigram_perplexity`
+        of the training windows' tokens): the plateau of a model that learns no context."""
+        train = self.X[:self.num_train].asnumpy().astype(int).ravel().tolist()
+        val = self.Y[self.num_train:self.num_train + self.num_val].asnumpy().astype(int)
+        return unigram_perplexity(train, val.ravel().tolist(), len(self.vocab))
+
+    def _download(self):
+        with open(find_corpus(self.data_dir), encoding='utf-8') as f:
+            return f.read()
