@@ -77,10 +77,7 @@ class Config:
         for name in ('batch_size', 'num_steps', 'num_epochs'):
             check_positive_int(name, getattr(self, name))
         for name in ('lr', 'clip'):
-            value = getattr(self, name)
-            if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                    or not value > 0 or value == float('inf')):
-                raise UsageError(f'{name} must be a positive number, got {value!r}')
+            check_positive_number(name, getattr(self, name))
         check_positive_int('val_tokens', self.val_tokens, allow_zero=True)
         if self.max_tokens != -1:
             check_positive_int('max_tokens', self.max_tokens)
@@ -129,6 +126,14 @@ def check_positive_int(name, value, allow_zero=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         kind = 'a non-negative' if allow_zero else 'a positive'
         raise UsageError(f'{name} must be {kind} integer, got {value!r}')
+
+
+def check_positive_number(name, value, hint=''):
+    """Raise `UsageError` unless `value` is a finite real number > 0 (`hint`: what to give,
+    appended to the message)."""
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not 0 < value < float('inf')):
+        raise UsageError(f'{name} must be a positive number{hint}, got {value!r}')
 
 
 MAX_SEED = 2**32 - 1  # NumPy's generators take no larger seed

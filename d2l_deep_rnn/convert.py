@@ -8,7 +8,7 @@ multiplies (H W_hh + b_hh). Weights are stored transposed: W_xh = i2h_weight[gat
 from mxnet import np
 
 from .config import UsageError
-from .gluon_model import DeepRNN
+from .gluon_model import DeepRNN, is_initialized
 from .scratch_model import DeepRNNScratch
 
 FUSED_GATE_ORDER = {'rnn': 'h', 'gru': 'rzh', 'lstm': 'ifco'}
@@ -17,15 +17,20 @@ FUSED_GATE_ORDER = {'rnn': 'h', 'gru': 'rzh', 'lstm': 'ifco'}
 def copy_params(src, dst):
     """Copy the weights of a `DeepRNN` into a `DeepRNNScratch` of the same shape, or back;
     afterwards both compute the same function. Both must be initialized."""
-    check_same_shape(src, dst)
     if isinstance(src, DeepRNN) and isinstance(dst, DeepRNNScratch):
-        arrays, params = scratch_view(src), scratch_params(dst)
+        view, params = scratch_view, scratch_params
     elif isinstance(src, DeepRNNScratch) and isinstance(dst, DeepRNN):
-        arrays, params = fused_view(src), fused_params(dst)
+        view, params = fused_view, fused_params
     else:
         raise UsageError('copy_params copies DeepRNN -> DeepRNNScratch or back, got '
                          f'{type(src).__name__} -> {type(dst).__name__}')
-    for name, param in params.items():
+    check_same_shape(src, dst)
+    for role, net in (('src', src), ('dst', dst)):
+        if not all(is_initialized(p) for p in net.collect_params().values()):
+            raise UsageError(f'copy_params: {role}, a {type(net).__name__}, has no weights '
+                             f'yet; call {role}.initialize() first')
+    arrays = view(src)
+    for name, param in params(dst).items():
         param.set_data(arrays[name].as_in_ctx(param.list_ctx()[0]))
 
 

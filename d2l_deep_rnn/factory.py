@@ -8,7 +8,7 @@ from mxnet import init
 
 from .config import check_seed
 from .convert import copy_params
-from .gluon_model import DeepRNN, check_model_size
+from .gluon_model import DeepRNN, check_model_size, is_initialized  # noqa: F401
 from .scratch_model import DeepRNNScratch
 
 MODELS = {'gluon': DeepRNN, 'scratch': DeepRNNScratch}  # the commands' --model names
@@ -30,13 +30,6 @@ def ensure_initialized(net, ctx):
         net.initialize(init.Normal(0.01), ctx=ctx, force_reinit=True)
         return
     params.reset_ctx(ctx)
-
-
-def is_initialized(param):
-    """True once `param` holds its arrays, on whichever contexts. (Gluon 1.9.1 has no public
-    test; `param.data()` also fails for an initialized parameter with several copies, none
-    on the default context cpu(0), as on [gpu(0), gpu(1)].)"""
-    return param._data is not None
 
 
 def new_model(name, vocab_size, config, **options):

@@ -4,7 +4,7 @@ import re
 import numpy as onp
 from mxnet import np, npx
 
-from .config import UsageError, check_seed
+from .config import UsageError, check_positive_int, check_seed
 from .gluon_model import net_ctx
 
 PREFIX = 'time traveller'  # the prompt of the samples the commands print
@@ -28,10 +28,14 @@ def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None)
 def generate(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None):
     """`predict`'s text one character at a time, as it is computed (the cleaned prefix
     first): nothing is kept, so a caller can stream any length."""
+    if not isinstance(prefix, str):
+        raise UsageError(f'prefix must be a string such as "time traveller", got {prefix!r}')
+    check_positive_int('num_preds', num_preds, allow_zero=True)
     text = clean_prefix(prefix)
     if not text.strip():
-        raise UsageError(f'the prefix {prefix!r} has no letters; give a prefix such as '
-                         f'"time traveller"')
+        raise UsageError(f'the prefix {prefix!r} has none of the letters a-z, which with the '
+                         f'space are all the model knows (the corpus turns everything else '
+                         f'into spaces); give a prefix such as "time traveller"')
     if not temperature >= 0:
         raise UsageError(f'temperature must be >= 0, got {temperature!r}')
     if seed is not None:

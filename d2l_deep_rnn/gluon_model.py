@@ -123,6 +123,13 @@ def is_frozen(param):
     return param.lr_mult == 0
 
 
+def is_initialized(param):
+    """True once `param` holds its arrays, on whichever contexts. (Gluon 1.9.1 has no public
+    test; `param.data()` also fails for an initialized parameter with several copies, none
+    on the default context cpu(0), as on [gpu(0), gpu(1)].)"""
+    return param._data is not None
+
+
 class DeepRNN(nn.HybridBlock):
     """`num_layers` stacked recurrent layers of `num_hiddens` units (one fused kernel),
     then O_t = H_t^(L) W_hq + b_q.

@@ -4,6 +4,7 @@ import subprocess
 
 import mxnet as mx
 
+from .config import UsageError
 from .threads import num_cores
 
 
@@ -43,3 +44,16 @@ def describe_machine(ctx, cpuinfo='/proc/cpuinfo', gpu_name=gpu_model):
     host = describe_host(cpuinfo)
     where = (f'{gpu_name(ctx.device_id)} (host {host})' if ctx.device_type == 'gpu' else host)
     return f'{ctx}: {where}; MXNet {mx.__version__}, Python {platform.python_version()}'
+
+
+def check_ctx(ctx, name='ctx'):
+    """Refuse, in one line (UsageError), what is not an MXNet context or a list of them, or a
+    GPU that MXNet does not see here (MXNet itself fails later, with a C++ trace)."""
+    for c in ctx if isinstance(ctx, (list, tuple)) else [ctx]:
+        if not isinstance(c, mx.Context):
+            raise UsageError(f'{name} must be an MXNet context such as mx.cpu() or mx.gpu(0), '
+                             f'or a list of them; got {c!r}')
+        gpus = mx.context.num_gpus()
+        if c.device_type == 'gpu' and c.device_id >= gpus:
+            where = f'mx.gpu(0) to mx.gpu({gpus - 1})' if gpus else 'mx.cpu()'
+            raise UsageError(f'{name}={c}: MXNet sees {gpus} GPU(s) here; use {where}')

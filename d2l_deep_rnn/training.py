@@ -16,12 +16,14 @@ from mxnet import autograd, gluon, np
 
 from .callbacks import Callback, CallbackList, DecayOnPlateau, EarlyStopping, Progress, Run
 from .checkpoint import Checkpoints, KeepBest
-from .config import OPTIMIZERS, UsageError, check_choice
+from .config import (OPTIMIZERS, UsageError, check_choice, check_positive_int,
+                     check_positive_number)
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
 from .distributed import ALONE, KVSTORES, join
 from .factory import ensure_initialized, set_seed
 from .gluon_model import is_frozen
+from .machine import check_ctx
 from .metrics import perplexity, sum_squares
 # ClippedSGD here too: checkpoints of earlier versions pickled it as training.ClippedSGD
 from .optim import ClippedSGD, make_optimizer, server_optimizer  # noqa: F401
@@ -143,6 +145,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
         builds them from a `Config`.
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
+    check_train_args(net, vocab, lr, num_epochs, ctx, clip)
     if isinstance(callbacks, Callback):  # one alone
         callbacks = [callbacks]
     callbacks = [Progress()] if callbacks is None else list(callbacks)
@@ -178,6 +181,20 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
             break
     callbacks.on_train_end(history)
     return history
+
+
+def check_train_args(net, vocab, lr, num_epochs, ctx, clip):
+    """Refuse, before anything trains (UsageError): a bad learning rate, epoch count (0 only
+    initializes the model and places it on `ctx`) or clipping threshold, a device MXNet does
+    not have, a model whose output layer is not the vocabulary's size."""
+    check_positive_number('lr', lr)
+    check_positive_int('num_epochs', num_epochs, allow_zero=True)  # 0: initialize, place
+    check_positive_number('clip', clip)
+    check_ctx(ctx)
+    vocab_size = getattr(net, 'vocab_size', None)
+    if vocab_size is not None and vocab is not None and vocab_size != len(vocab):
+        raise UsageError(f'the model was built for {vocab_size} tokens but the vocabulary has '
+                         f'{len(vocab)}; build it with len(vocab) as its vocab_size')
 
 
 def check_callbacks(callbacks, validation, kvstore):

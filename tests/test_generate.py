@@ -43,8 +43,21 @@ def test_temperature_samples_reproducibly(nets):
 
 def test_bad_prefix_and_temperature(nets):
     net, _, vocab = nets
-    with pytest.raises(UsageError, match='has no letters'):
+    with pytest.raises(UsageError, match='has none of the letters a-z'):
         predict('!!! 42', 5, net, vocab)
+    with pytest.raises(UsageError) as error:  # letters, but none the corpus keeps
+        predict('日本 ü', 5, net, vocab)
+    assert str(error.value) == (
+        "the prefix '日本 ü' has none of the letters a-z, which with the space are all the "
+        "model knows (the corpus turns everything else into spaces); give a prefix such as "
+        '"time traveller"')
+    assert predict('Time-Traveller!', 0, net, vocab) == 'time traveller '  # cleaned as the corpus
+    for bad, match in ((-1, 'num_preds must be a non-negative integer, got -1'),
+                       (2.5, 'num_preds must be a non-negative integer, got 2.5')):
+        with pytest.raises(UsageError, match=match):
+            predict('the', bad, net, vocab)
+    with pytest.raises(UsageError, match='prefix must be a string'):
+        predict(None, 5, net, vocab)
     with pytest.raises(UsageError, match='temperature must be >= 0'):
         predict('the', 5, net, vocab, temperature=-1)
 

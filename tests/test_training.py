@@ -285,3 +285,75 @@ def test_train_takes_the_books_seven_then_a_few_keywords():
         ['net', 'train_iter', 'vocab', 'lr', 'num_epochs', 'ctx', 'use_random_iter']
     assert [p.name for p in parameters if p.kind is p.KEYWORD_ONLY] == \
         ['clip', 'val_iter', 'seed', 'hybridize', 'optimizer', 'kvstore', 'label', 'callbacks']
+
+
+def test_train_refuses_bad_arguments_in_one_line_before_anything_trains(data_dir):
+    """The checks Config makes (lr, num_epochs, clip), a device MXNet does not have, and a
+    model of another vocabulary size: each one line, the model left uninitialized."""
+    from d2l_deep_rnn import UsageError, load_data_time_machine
+    from d2l_deep_rnn.factory import is_initialized
+    train_iter, vocab = load_data_time_machine(4, 5, max_tokens=200, data_dir=data_dir)
+    nan, inf = float('nan'), float('inf')
+    cases = [(dict(lr=-1), 'lr must be a positive number, got -1'),
+             (dict(lr=nan), 'lr must be a positive number, got nan'),
+             (dict(lr='2'), "lr must be a positive number, got '2'"),
+             (dict(num_epochs=-1), 'num_epochs must be a non-negative integer, got -1'),
+             (dict(num_epochs=2.5), 'num_epochs must be a non-negative integer, got 2.5'),
+             (dict(clip=inf), 'clip must be a positive number, got inf'),
+             (dict(ctx=mx.gpu(7)), 'ctx=gpu(7): MXNet sees 0 GPU(s) here; use mx.cpu()'),
+             (dict(ctx=[mx.cpu(1), mx.gpu(0)]),
+              'ctx=gpu(0): MXNet sees 0 GPU(s) here; use mx.cpu()'),
+             (dict(ctx='cpu'), "ctx must be an MXNet context such as mx.cpu() or mx.gpu(0), "
+                               "or a list of them; got 'cpu'")]
+    for changes, message in cases:
+        net = DeepRNN(len(vocab), 8, 2, 'rnn')
+        args = {**dict(lr=1.0, num_epochs=1, ctx=mx.cpu()), **changes}
+        with pytest.raises(UsageError) as error:
+            train(net, train_iter, vocab, args.pop('lr'), args.pop('num_epochs'),
+                  args.pop('ctx'), callbacks=[], **args)
+        assert str(error.value) == message
+        assert not any(is_initialized(p) for p in net.collect_params().values())
+    with pytest.raises(UsageError) as error:
+        train(DeepRNNScratch(30, 8, 2), train_iter, vocab, 1.0, 1, mx.cpu(), callbacks=[])
+    assert str(error.value) == ('the model was built for 30 tokens but the vocabulary has 28; '
+                                'build it with len(vocab) as its vocab_size')
+
+
+def test_copy_params_refuses_models_without_weights():
+    from d2l_deep_rnn import UsageError
+    fused, scratch = DeepRNN(28, 8, 2, 'gru'), DeepRNNScratch(28, 8, 2, 'gru')
+    fused.initialize()
+    with pytest.raises(UsageError) as error:
+        copy_params(fused, scratch)
+    assert str(error.value) == ('copy_params: dst, a DeepRNNScratch, has no weights yet; '
+                                'call dst.initialize() first')
+    with pytest.raises(UsageError, match='copies DeepRNN -> DeepRNNScratch or back, got '
+                                         'DeepRNN -> list'):
+        copy_params(fused, [])
+
+
+def test_a_notebooks_stop_button_leaves_the_model_trainable(data_dir):
+    """KeyboardInterrupt in the middle of an epoch (as a notebook's stop button sends it)
+    reaches the caller; the model still predicts, and the next train call trains it on."""
+    from d2l_deep_rnn import load_data_time_machine, predict
+    from d2l_deep_rnn.callbacks import Callback
+
+    class StopButton(Callback):
+        def __init__(self):
+            self.batches = 0
+
+        def on_batch_begin(self, X):
+            self.batches += 1
+            if self.batches == 3:
+                raise KeyboardInterrupt
+
+    train_iter, vocab = load_data_time_machine(4, 5, max_tokens=400, data_dir=data_dir)
+    net = DeepRNN(len(vocab), 8, 2, 'rnn')
+    with pytest.raises(KeyboardInterrupt):
+        train(net, train_iter, vocab, 1.0, 5, mx.cpu(), seed=0, callbacks=[StopButton()])
+    before = {n: p.data().asnumpy().copy() for n, p in net.collect_params().items()}
+    assert len(predict('the', 5, net, vocab)) == 8
+    history = train(net, train_iter, vocab, 1.0, 2, mx.cpu(), seed=0, callbacks=[])
+    assert history['epochs'] == 2 and all(1 < p < 28 for p in history['train_ppl'])
+    after = {n: p.data().asnumpy() for n, p in net.collect_params().items()}
+    assert any((before[n] != after[n]).any() for n in before)
