@@ -12,11 +12,10 @@
 from d2l import mxnet as d2l
 from mxnet import init
 
-from .config import UsageError, check_model, check_positive_int
+from .config import UsageError, check_model, check_positive_int, check_positive_number
 from .data import find_corpus, unigram_perplexity
-from .factory import is_initialized
 from .generate import predict
-from .gluon_model import DROPPING_LAYERS, DeepRNN, is_frozen
+from .gluon_model import DROPPING_LAYERS, DeepRNN, is_frozen, is_initialized
 from .scratch_model import DeepRNNScratch
 
 
@@ -39,9 +38,7 @@ class StackedRNNScratch(d2l.Module):
     def __init__(self, num_inputs, num_hiddens, num_layers, sigma=0.01):
         super().__init__()
         check_sizes(num_inputs=num_inputs, num_hiddens=num_hiddens, num_layers=num_layers)
-        if not (isinstance(sigma, (int, float)) and 0 < sigma < float('inf')):
-            raise UsageError(f'sigma must be a positive number (the weights\' standard '
-                             f'deviation, the book uses 0.01), got {sigma!r}')
+        check_positive_number('sigma', sigma, " (the weights' deviation: the book's 0.01)")
         self.save_hyperparameters()
         self.rnns = [d2l.RNNScratch(num_inputs if i == 0 else num_hiddens, num_hiddens, sigma)
                      for i in range(num_layers)]
@@ -98,8 +95,7 @@ class DeepRNNLM(d2l.RNNLMScratch):
         if not isinstance(net, (DeepRNN, DeepRNNScratch)):
             raise UsageError(f'DeepRNNLM takes a DeepRNN or a DeepRNNScratch, got '
                              f'{type(net).__name__}; for d2l\'s own rnn blocks use d2l.RNNLM')
-        if not (isinstance(lr, (int, float)) and 0 < lr < float('inf')):
-            raise UsageError(f'lr must be a positive number (the book uses 2), got {lr!r}')
+        check_positive_number('lr', lr, " (the section's 2)")
         d2l.Classifier.__init__(self)
         vocab_size = net.vocab_size
         self.save_hyperparameters()

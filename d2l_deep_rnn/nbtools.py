@@ -128,3 +128,11 @@ def moved(before, after):
     """(names whose values changed, names left exactly as they were), of `named_arrays`."""
     changed = [name for name in before if (before[name] != after[name]).any()]
     return changed, [name for name in before if name not in changed]
+
+
+def trained_size(model):
+    """Scalars in what d2l's optimizer and clipping get: `model.parameters()`, plain arrays
+    or Gluon parameters."""
+    params = model.parameters()
+    arrays = params if isinstance(params, list) else [p.data() for p in params.values()]
+    return sum(a.size for a in arrays)

@@ -195,3 +195,65 @@ def test_generalization_notebook_tabulates_every_run_and_observes(executed):
     assert all(re.search(r'\d', o) for o in observations)  # each rests on numbers
     low = min(row['best'] for row in rows.values())
     assert f'the lowest validation perplexity is {low:.2f}, by ' in observations[-1]
+
+
+EDITION = 'deep-rnn-current-edition'
+EDITION_LABELS = ['list-held stack', 'StackedRNNScratch', 'GRU', 'LSTM', 'DeepRNNScratch',
+                  'DeepRNN']
+
+
+def test_current_edition_first_cell_sets_the_sections_size(monkeypatch):
+    with open(os.path.join(NOTEBOOKS, f'{EDITION}.ipynb'), encoding='utf-8') as f:
+        nb = nbformat.read(f, as_version=4)
+    nbformat.validate(nb)
+    first = next(cell for cell in nb.cells if cell.cell_type == 'code')
+    settings = {}
+    for small in ('0', '1'):
+        monkeypatch.setenv(SMALL_ENV, small)
+        settings[small] = {}
+        exec(first.source, settings[small])  # noqa: S102  (our own notebook's cell)
+    full, quick = settings['0'], settings['1']
+    section = dict(batch_size=1024, num_steps=32, num_hiddens=32, num_layers=2, lr=2,
+                   max_epochs=100, gradient_clip_val=1, num_train=10000, num_val=5000)
+    assert {k: full[k] for k in section} == section
+    assert quick['max_epochs'] < 10 and quick['num_train'] < full['num_train']
+
+
+def test_current_edition_notebook_runs_small_and_reports(executed):
+    nb = executed(EDITION)
+    outs = outputs(nb)
+    assert not [o for o in outs if o.output_type == 'error']
+    assert sum('image/png' in o.get('data', {}) for o in outs) == 3
+    lines = stdout_lines(nb)
+    results = [m.groupdict() for m in map(RESULT.match, lines) if m]
+    assert [r['label'] for r in results] == EDITION_LABELS
+    for r in results:
+        assert 1 < float(r['val']) < PPL_BOUND and r['ctx'] == 'cpu(0)'
+    assert [line for line in lines if line.startswith('arrays the optimizer')] == [
+        'arrays the optimizer and the clipping get: 2',
+        'arrays the optimizer and the clipping get: 8']
+    layers = ', '.join(f'rnn.rnns[{i}].{w}' for i in (0, 1) for w in ('W_hh', 'W_xh', 'b_h'))
+    assert ('list-held stack: 2 of 8 weight arrays moved; unchanged since initialization: '
+            + layers) in lines
+    for label in ('StackedRNNScratch', 'GRU', 'LSTM'):
+        assert any(re.fullmatch(f'{label}: (\\d+) of \\1 weight arrays moved', line)
+                   for line in lines)
+    assert any(re.fullmatch(r'DeepRNNScratch: 20 of 22 weight arrays moved; unchanged since '
+                            r'initialization: \w+layer1_b_hh, \w+layer2_b_hh', line)
+               for line in lines)
+    assert any(re.fullmatch(r'DeepRNN: 8 of 10 weight arrays moved; unchanged since '
+                            r'initialization: \w+_l0_h2h_bias, \w+_l1_h2h_bias', line)
+               for line in lines)
+    gap = [line for line in lines if line.startswith('largest gap between the curves: ')]
+    assert len(gap) == 1 and gap[0].endswith(('within 0.1%', 'they are identical'))
+    # the table: trained parameters, by the equations (28 tokens, 32 hiddens, 2 layers)
+    trained = {'list-held stack': 32 * 28 + 28, 'StackedRNNScratch': 4956,
+               'GRU': 3 * (28 * 32 + 32 * 32 + 2 * 32) + 3 * (2 * 32 * 32 + 2 * 32) + 32 * 28 + 28,
+               'DeepRNN': 13020, 'DeepRNNScratch': 13020}
+    table = lines[max(i for i, line in enumerate(lines) if 'arrays moved' in line):]
+    for label, size in trained.items():  # the last table's rows
+        assert sum(1 for line in table if re.match(
+            re.escape(label) + r' +\d+ of \d+ +' + f'{size:,}' + r' ', line)) == 1, label
+    assert any(line.startswith('LSTM / GRU: ') for line in lines)
+    samples = [line for line in lines if re.fullmatch(r'[^:]+: it has[a-z ]{20}', line)]
+    assert [s.split(':')[0] for s in samples] == EDITION_LABELS

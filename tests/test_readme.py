@@ -25,3 +25,15 @@ def test_every_python_example_imports_the_package_before_mxnet_or_d2l(repo):
         package, mxnet = first_import(block, {'d2l_deep_rnn'}), first_import(block,
                                                                           {'mxnet', 'd2l'})
         assert mxnet is None or (package is not None and package < mxnet), block
+
+
+def test_current_edition_example_runs_as_written(repo, data_dir, monkeypatch, capsys):
+    """The README's current-edition example, run as printed but for one epoch: three fits
+    in d2l's own Trainer, then a sample after the book's prefix."""
+    block = next(b for b in python_blocks(repo) if 'DeepRNNLM' in b)
+    assert block.count('max_epochs=100') == 1
+    if data_dir:
+        monkeypatch.setenv('D2L_DEEP_RNN_DATA', data_dir)
+    exec(block.replace('max_epochs=100', 'max_epochs=1'), {})  # noqa: S102  (our README)
+    printed = capsys.readouterr().out.splitlines()[-1]
+    assert printed.startswith('it has') and len(printed) == 26
