@@ -15,7 +15,7 @@ from mxnet import init
 from .config import UsageError, check_model, check_positive_int, check_positive_number
 from .data import find_corpus, unigram_perplexity
 from .generate import predict
-from .gluon_model import DROPPING_LAYERS, DeepRNN, is_frozen, is_initialized
+from .gluon_model import DROPPING_LAYERS, DeepRNN, check_model_size, is_frozen, is_initialized
 from .scratch_model import DeepRNNScratch
 
 
@@ -38,6 +38,7 @@ class StackedRNNScratch(d2l.Module):
     def __init__(self, num_inputs, num_hiddens, num_layers, sigma=0.01):
         super().__init__()
         check_sizes(num_inputs=num_inputs, num_hiddens=num_hiddens, num_layers=num_layers)
+        check_model_size(num_inputs, num_hiddens, num_layers, 'rnn', fused=False)
         check_positive_number('sigma', sigma, " (the weights' deviation: the book's 0.01)")
         self.save_hyperparameters()
         self.rnns = [d2l.RNNScratch(num_inputs if i == 0 else num_hiddens, num_hiddens, sigma)
@@ -66,6 +67,7 @@ class StackedRNN(d2l.RNN):
     def __init__(self, num_hiddens, num_layers, cell='gru', dropout=0):
         d2l.Module.__init__(self)
         check_model(num_hiddens, num_layers, cell, 'tanh', dropout, 0.0, 0.0)
+        check_model_size(num_hiddens, num_hiddens, num_layers, cell, fused=True)  # inputs: >= 1
         self.save_hyperparameters()
         extra = {'activation': 'tanh'} if cell == 'rnn' else {}  # rnn.RNN's default is relu
         self.rnn = DROPPING_LAYERS[cell](num_hiddens, num_layers, dropout=dropout, **extra)

@@ -1,4 +1,5 @@
 """Text generation: the book's `predict_ch8`, greedy by default, sampled with a temperature."""
+import numbers
 import re
 
 import numpy as onp
@@ -36,8 +37,10 @@ def generate(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None
         raise UsageError(f'the prefix {prefix!r} has none of the letters a-z, which with the '
                          f'space are all the model knows (the corpus turns everything else '
                          f'into spaces); give a prefix such as "time traveller"')
-    if not temperature >= 0:
-        raise UsageError(f'temperature must be >= 0, got {temperature!r}')
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+            or not 0 <= temperature < float('inf'):
+        raise UsageError(f'temperature must be a number >= 0 (0: the most likely character '
+                         f'each step), got {temperature!r}')
     if seed is not None:
         check_seed(seed)
     ctx = ctx if ctx is not None else net_ctx(net)

@@ -222,6 +222,11 @@ def test_classes_refuse_bad_settings():
         StackedRNN(32, 2, cell='transformer')
     with pytest.raises(UsageError, match='num_layers'):
         StackedRNNScratch(28, 32, 0)
+    for huge in (lambda: StackedRNNScratch(10 ** 12, 32, 2), lambda: StackedRNN(10 ** 6, 2)):
+        with pytest.raises(UsageError, match="over MXNet's limit of 2.31 - 1 per array"):
+            huge()
+    with pytest.raises(UsageError, match='more than the .* GiB of memory free here'):
+        StackedRNNScratch(28, 10000, 100)
     with pytest.raises(UsageError, match='sigma'):
         StackedRNNScratch(28, 32, 2, sigma=-1)
     with pytest.raises(UsageError, match='DeepRNN or a DeepRNNScratch, got StackedRNN'):

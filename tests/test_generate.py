@@ -58,7 +58,10 @@ def test_bad_prefix_and_temperature(nets):
             predict('the', bad, net, vocab)
     with pytest.raises(UsageError, match='prefix must be a string'):
         predict(None, 5, net, vocab)
-    with pytest.raises(UsageError, match='temperature must be >= 0'):
+    for bad in (float('inf'), float('nan'), '1', True):
+        with pytest.raises(UsageError, match='temperature must be a number >= 0'):
+            predict('the', 5, net, vocab, temperature=bad)
+    with pytest.raises(UsageError, match='temperature must be a number >= 0'):
         predict('the', 5, net, vocab, temperature=-1)
 
 
