@@ -154,6 +154,8 @@ class Progress(Callback):
     early stopping ended on too), by the process that prints."""
 
     def __init__(self, every=None):
+        if every is not None:
+            check_positive_int('every', every)
         self.every, self.shown = every, None
 
     def on_epoch_end(self, history):

@@ -15,7 +15,7 @@ import random
 import mxnet as mx
 
 from .callbacks import Callback
-from .config import Config, UsageError
+from .config import Config, UsageError, check_positive_int, check_switch
 from .data import vocab_from_tokens
 from .files import TEMP_SUFFIX, atomic_write, atomic_write_bytes, write_error
 from .factory import new_model
@@ -176,6 +176,8 @@ class Checkpoints(Callback):
     uses_the_optimizer = True
 
     def __init__(self, folder, every=10, resume=False, verbose=True):
+        check_positive_int('every', every)
+        check_switch('resume', resume)
         self.folder, self.every, self.resume, self.verbose = folder, every, resume, verbose
         self.saved = self.last = None
 

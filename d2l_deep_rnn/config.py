@@ -86,6 +86,8 @@ class Config:
         check_seed(self.seed)
         check_lr_decay(self.lr_decay)
         check_positive_int('patience', self.patience, allow_zero=True)
+        check_switch('use_random_iter', self.use_random_iter)
+        check_switch('keep_best', self.keep_best)
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
@@ -158,6 +160,13 @@ def check_dropout(p, name='dropout'):
     """Refuse a dropout probability outside [0, 1) (UsageError)."""
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
         raise UsageError(f'{name} must be a number in [0, 1), got {p!r}')
+
+
+def check_switch(name, value):
+    """Refuse anything but True or False (UsageError): 'bogus' or 0 would pass as a truth
+    value and silently choose."""
+    if not isinstance(value, bool):
+        raise UsageError(f'{name} must be True or False, got {value!r}')
 
 
 def check_choice(name, value, choices):

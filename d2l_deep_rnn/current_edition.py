@@ -135,10 +135,21 @@ class TimeMachine(d2l.TimeMachine):
                     num_val=num_val)
         self.data_dir = data_dir
         super().__init__(batch_size, num_steps, num_train, num_val)
-        if num_train + num_val > len(self.X):
-            raise UsageError(f'num_train + num_val = {num_train + num_val} exceeds the '
-                             f'{len(self.X)} windows of {num_steps} steps in the corpus; '
-                             f'lower one of them')
+
+    def build(self, raw_text, vocab=None):
+        """d2l's tokens and vocabulary, checked against the sizes asked for before the
+        windows are made."""
+        corpus, vocab = super().build(raw_text, vocab)
+        windows = len(corpus) - self.num_steps
+        if self.num_train + self.num_val > windows:
+            raise UsageError(f'num_train + num_val = {self.num_train + self.num_val} exceeds '
+                             f'the {max(windows, 0)} windows of {self.num_steps} steps in the '
+                             f'corpus; lower them or num_steps')
+        if self.batch_size > self.num_train:
+            raise UsageError(f'batch_size {self.batch_size} is more than num_train '
+                             f'{self.num_train}: not one whole batch to train on; lower '
+                             f'batch_size or raise num_train')
+        return corpus, vocab
 
     def unigram_perplexity(self):
         """The validation perplexity of character frequencies alone (`data.unigram_perplexity`

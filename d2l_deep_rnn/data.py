@@ -17,7 +17,7 @@ import urllib.request
 from d2l import mxnet as d2l
 from mxnet import np
 
-from .config import UsageError, check_positive_int
+from .config import UsageError, check_positive_int, check_switch
 from .files import atomic_write_bytes
 
 FILENAME = 'timemachine.txt'
@@ -190,6 +190,7 @@ class SeqDataLoader:
                  random_offset=True, rng=None):
         check_positive_int('batch_size', batch_size)
         check_positive_int('num_steps', num_steps)
+        check_switch('use_random_iter', use_random_iter)
         needed = batch_size * num_steps + num_steps + 1
         if len(corpus) < needed:
             raise UsageError(

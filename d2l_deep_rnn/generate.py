@@ -8,6 +8,7 @@ from mxnet import np, npx
 from .config import UsageError, check_positive_int, check_seed
 from .gluon_model import net_ctx
 
+MAX_PREDS = 10 ** 7  # predict's text is held whole; generate streams any length
 PREFIX = 'time traveller'  # the prompt of the samples the commands print
 
 
@@ -23,6 +24,10 @@ def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None)
     a positive temperature samples from softmax(logits / temperature), reproducibly with `seed`.
     `<unk>` is never emitted: the training text has none, only an untrained model picks it.
     """
+    check_positive_int('num_preds', num_preds, allow_zero=True)
+    if num_preds > MAX_PREDS:
+        raise UsageError(f'num_preds={num_preds:,} is more than predict holds in memory (at '
+                         f'most {MAX_PREDS:,}); iterate generate(...) for longer text')
     return ''.join(generate(prefix, num_preds, net, vocab, ctx, temperature, seed))
 
 

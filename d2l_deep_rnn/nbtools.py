@@ -10,6 +10,7 @@ from d2l import mxnet as d2l
 from mxnet import np, npx
 
 from .callbacks import Callback
+from .config import check_positive_int
 from .plots import plot_perplexity
 
 # D2L_DEEP_RNN_SMALL=1 makes each notebook's first cell shrink its settings, so that the
@@ -44,6 +45,8 @@ class LivePlot:
     """
 
     def __init__(self, num_epochs, updates=10, title=None, show=show):
+        check_positive_int('num_epochs', num_epochs)
+        check_positive_int('updates', updates)
         self.num_epochs, self.title, self._show = num_epochs, title, show
         self.every = max(1, num_epochs // updates)
         self.histories, self.handle, self.draws = {}, None, 0

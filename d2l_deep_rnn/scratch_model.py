@@ -17,7 +17,7 @@ import mxnet as mx
 from mxnet import init, np, npx
 from mxnet.gluon import nn
 
-from .config import check_model, check_positive_int
+from .config import check_model, check_positive_int, check_switch
 from . import dropout as dropouts
 from .fast_scratch import FastSchedule
 from .gluon_model import check_model_size, freeze
@@ -130,6 +130,7 @@ class DeepRNNScratch(nn.Block):
         check_model(num_hiddens, num_layers, cell, activation, dropout, output_dropout,
                     weight_dropout)
         check_model_size(vocab_size, num_hiddens, num_layers, cell, fused=False)
+        check_switch('fast', fast)
         self.vocab_size, self.num_hiddens, self.num_layers = vocab_size, num_hiddens, num_layers
         self.cell, self.activation, self.dropout = cell, activation, dropout
         self.output_dropout, self.weight_dropout = output_dropout, weight_dropout

@@ -17,7 +17,7 @@ from mxnet import autograd, gluon, np
 from .callbacks import Callback, CallbackList, DecayOnPlateau, EarlyStopping, Progress, Run
 from .checkpoint import Checkpoints, KeepBest
 from .config import (OPTIMIZERS, UsageError, check_choice, check_positive_int,
-                     check_positive_number)
+                     check_positive_number, check_switch)
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
 from .distributed import ALONE, KVSTORES, join
@@ -145,7 +145,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
         builds them from a `Config`.
     """
     ctx = ctx if ctx is not None else d2l.try_gpu()
-    check_train_args(net, vocab, lr, num_epochs, ctx, clip)
+    check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip)
     if isinstance(callbacks, Callback):  # one alone
         callbacks = [callbacks]
     callbacks = [Progress()] if callbacks is None else list(callbacks)
@@ -183,13 +183,14 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     return history
 
 
-def check_train_args(net, vocab, lr, num_epochs, ctx, clip):
+def check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip):
     """Refuse, before anything trains (UsageError): a bad learning rate, epoch count (0 only
     initializes the model and places it on `ctx`) or clipping threshold, a device MXNet does
     not have, a model whose output layer is not the vocabulary's size."""
     check_positive_number('lr', lr)
     check_positive_int('num_epochs', num_epochs, allow_zero=True)  # 0: initialize, place
     check_positive_number('clip', clip)
+    check_switch('use_random_iter', use_random_iter)
     check_ctx(ctx)
     vocab_size = getattr(net, 'vocab_size', None)
     if vocab_size is not None and vocab is not None and vocab_size != len(vocab):
