@@ -6,7 +6,8 @@ import numpy as onp
 from mxnet import np, npx
 
 from .config import UsageError, check_positive_int, check_seed
-from .gluon_model import net_ctx
+from .gluon_model import is_initialized, net_ctx
+from .machine import check_ctx
 
 MAX_PREDS = 10 ** 7  # predict's text is held whole; generate streams any length
 PREFIX = 'time traveller'  # the prompt of the samples the commands print
@@ -31,6 +32,22 @@ def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None)
     return ''.join(generate(prefix, num_preds, net, vocab, ctx, temperature, seed))
 
 
+def check_placed(net, ctx):
+    """The context to run `net` on (its own when `ctx` is None), refusing in one line a model
+    without weights or a `ctx` that does not hold them (MXNet says either in a long trace)."""
+    if not all(is_initialized(p) for p in net.collect_params().values()):
+        raise UsageError(f'the {type(net).__name__} has no weights yet; train it, load a '
+                         f'checkpoint or call net.initialize() first')
+    if ctx is None:
+        return net_ctx(net)
+    check_ctx(ctx)
+    held = net_ctx(net, every=True)
+    if ctx not in held:
+        raise UsageError(f'ctx={ctx}, but the model\'s weights are on '
+                         f'{", ".join(map(str, held))}; pass ctx={held[0]!r} or leave it out')
+    return ctx
+
+
 def generate(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None):
     """`predict`'s text one character at a time, as it is computed (the cleaned prefix
     first): nothing is kept, so a caller can stream any length."""
@@ -48,7 +65,7 @@ def generate(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None
                          f'each step), got {temperature!r}')
     if seed is not None:
         check_seed(seed)
-    ctx = ctx if ctx is not None else net_ctx(net)
+    ctx = check_placed(net, ctx)
     rng = onp.random.RandomState(seed)
     tokens = [vocab[c] for c in text]
     yield ''.join(vocab.idx_to_token[i] for i in tokens)

@@ -83,3 +83,18 @@ def test_predict_runs_on_the_models_devices(nets, which, devices, monkeypatch):
         assert predict('time traveller', 30, net, vocab, **options) == \
             predict('time traveller', 30, ref, vocab, **options)
     assert len(seen) == 2 * 31 and all(ctx == first for ctxs in seen for ctx in ctxs)
+
+
+def test_predict_refuses_a_model_without_weights_or_on_another_device(nets):
+    from d2l_deep_rnn import DeepRNN
+    net, _, vocab = nets
+    with pytest.raises(UsageError) as error:
+        predict('the', 5, DeepRNN(len(vocab), 8, 2), vocab)
+    assert str(error.value) == ('the DeepRNN has no weights yet; train it, load a checkpoint '
+                                'or call net.initialize() first')
+    with pytest.raises(UsageError) as error:
+        predict('the', 5, net, vocab, ctx=mx.cpu(3))
+    assert str(error.value) == ("ctx=cpu(3), but the model's weights are on cpu(0); pass "
+                                "ctx=cpu(0) or leave it out")
+    with pytest.raises(UsageError, match=r'ctx=gpu\(7\): MXNet sees 0 GPU\(s\) here'):
+        predict('the', 5, net, vocab, ctx=mx.gpu(7))
