@@ -67,10 +67,8 @@ def stdout_lines(nb):
     return text.splitlines()
 
 
-@pytest.mark.parametrize('name', NAMES)
-def test_first_cell_sets_the_books_size_and_the_small_switch_shrinks_it(name, monkeypatch):
-    """Run alone, a notebook's first code cell sets the full-size run (the book's 500
-    epochs); with D2L_DEEP_RNN_SMALL=1 it sets a smaller model and run."""
+def first_cell_settings(name, monkeypatch):
+    """The variables a notebook's first code cell sets, run alone: (full size, small)."""
     with open(os.path.join(NOTEBOOKS, f'{name}.ipynb'), encoding='utf-8') as f:
         nb = nbformat.read(f, as_version=4)
     nbformat.validate(nb)
@@ -81,6 +79,14 @@ def test_first_cell_sets_the_books_size_and_the_small_switch_shrinks_it(name, mo
         settings[small] = {}
         exec(first.source, settings[small])  # noqa: S102  (our own notebook's cell)
     full, quick = settings['0'], settings['1']
+    return full, quick
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_first_cell_sets_the_books_size_and_the_small_switch_shrinks_it(name, monkeypatch):
+    """Run alone, a notebook's first code cell sets the full-size run (the book's 500
+    epochs); with D2L_DEEP_RNN_SMALL=1 it sets a smaller model and run."""
+    full, quick = first_cell_settings(name, monkeypatch)
     assert full['num_epochs'] == 500 and quick['num_epochs'] < 100
     assert quick['num_hiddens'] < full['num_hiddens'] and quick['max_tokens'] < full['max_tokens']
 
@@ -203,16 +209,7 @@ EDITION_LABELS = ['list-held stack', 'StackedRNNScratch', 'GRU', 'LSTM', 'DeepRN
 
 
 def test_current_edition_first_cell_sets_the_sections_size(monkeypatch):
-    with open(os.path.join(NOTEBOOKS, f'{EDITION}.ipynb'), encoding='utf-8') as f:
-        nb = nbformat.read(f, as_version=4)
-    nbformat.validate(nb)
-    first = next(cell for cell in nb.cells if cell.cell_type == 'code')
-    settings = {}
-    for small in ('0', '1'):
-        monkeypatch.setenv(SMALL_ENV, small)
-        settings[small] = {}
-        exec(first.source, settings[small])  # noqa: S102  (our own notebook's cell)
-    full, quick = settings['0'], settings['1']
+    full, quick = first_cell_settings(EDITION, monkeypatch)
     section = dict(batch_size=1024, num_steps=32, num_hiddens=32, num_layers=2, lr=2,
                    max_epochs=100, gradient_clip_val=1, num_train=10000, num_val=5000)
     assert {k: full[k] for k in section} == section
