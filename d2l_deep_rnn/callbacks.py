@@ -14,7 +14,7 @@ save holds the last epoch's weights (`training.callbacks_for` orders them so).
 import dataclasses
 import sys
 
-from .config import check_lr_decay, check_positive_int
+from .config import UsageError, check_lr_decay, check_positive_int
 
 
 @dataclasses.dataclass
@@ -191,6 +191,10 @@ class OnEpoch(Callback):
     """The caller's `on_epoch(history)` after each epoch (the notebooks' live plot)."""
 
     def __init__(self, on_epoch):
+        if not callable(on_epoch):
+            raise UsageError(f'OnEpoch takes a function of the history, such as '
+                             f'OnEpoch(lambda history: print(history["epochs"])); '
+                             f'got {on_epoch!r}')
         self.on_epoch = on_epoch
 
     def on_epoch_end(self, history):

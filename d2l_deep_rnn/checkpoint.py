@@ -212,6 +212,9 @@ class KeepBest(Callback):
     needs_validation = True
 
     def __init__(self, folder=None):
+        if folder is not None and not isinstance(folder, (str, os.PathLike)):
+            raise UsageError(f'folder must be a path (a str) or None (keep the best weights '
+                             f'in memory only); got {folder!r}')
         self.folder, self.weights = folder, None
         self.uses_the_optimizer = folder is not None  # its checkpoint holds the optimizer
 

@@ -102,6 +102,13 @@ class Config:
         return field.metadata['flag'] or '--' + name.replace('_', '-')
 
 
+def check_config(config):
+    """Refuse what is not a `Config` (UsageError), where a function takes one whole."""
+    if not isinstance(config, Config):
+        raise UsageError(f'config must be a Config, such as Config.small() or '
+                         f'Config(num_layers=3); got {config!r}')
+
+
 MODEL_FIELDS = ('num_hiddens', 'num_layers', 'cell', 'activation', 'dropout', 'output_dropout',
                 'weight_dropout')  # the settings both models take, as Config names them
 

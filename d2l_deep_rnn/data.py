@@ -17,7 +17,7 @@ import urllib.request
 from d2l import mxnet as d2l
 from mxnet import np
 
-from .config import UsageError, check_positive_int, check_switch
+from .config import UsageError, check_config, check_positive_int, check_switch
 from .files import atomic_write_bytes
 
 FILENAME = 'timemachine.txt'
@@ -253,6 +253,7 @@ def load_data_splits(batch_size, num_steps, use_random_iter=False, max_tokens=10
 
 def load_data_config(config, data_dir=None):
     """`load_data_splits` with a `Config`'s batch size, steps, sampling and split sizes."""
+    check_config(config)
     return load_data_splits(config.batch_size, config.num_steps, config.use_random_iter,
                             config.max_tokens, config.val_tokens, data_dir)
 

@@ -6,7 +6,7 @@ import mxnet as mx
 import numpy as onp
 from mxnet import init
 
-from .config import check_seed
+from .config import check_config, check_seed
 from .convert import copy_params
 from .gluon_model import DeepRNN, check_model_size, is_initialized  # noqa: F401
 from .scratch_model import DeepRNNScratch
@@ -45,6 +45,7 @@ def build_models(config, vocab_size, ctx, names=('scratch', 'gluon')):
     """{name: model} for `names`, from `config.seed`: the Gluon model initialized, the
     scratch model with a copy of its weights (both are built, so the seed draws alike).
     Refuses sizes MXNet cannot hold before anything is allocated."""
+    check_config(config)
     for name in sorted(names):
         check_model_size(vocab_size, config.num_hiddens, config.num_layers, config.cell,
                          fused=name == 'gluon')

@@ -17,7 +17,7 @@ from mxnet import autograd, gluon, np
 from .callbacks import Callback, CallbackList, DecayOnPlateau, EarlyStopping, Progress, Run
 from .checkpoint import Checkpoints, KeepBest
 from .config import (OPTIMIZERS, UsageError, check_choice, check_positive_int,
-                     check_positive_number, check_switch)
+                     check_config, check_positive_number, check_switch)
 from .data import unigram_perplexity
 from .diagnostics import Diagnostics
 from .distributed import ALONE, KVSTORES, join
@@ -231,6 +231,7 @@ def check_callback(callback):
 def train_config(net, train_iter, vocab, config, ctx, **options):
     """`train` with a `Config`'s settings: lr, epochs, random sampling, clip, seed and
     optimizer; `options` are `train`'s other keywords (`val_iter`, `callbacks`, ...)."""
+    check_config(config)
     return train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
                  config.use_random_iter, clip=config.clip, seed=config.seed,
                  optimizer=config.optimizer, **options)
@@ -242,6 +243,7 @@ def callbacks_for(config, *, diagnostics=False, save_dir=None, save_every=10, re
     extras, in the order they run: what adds to the history, the checkpoint (of the history
     they updated; before `KeepBest`, which puts the best weights back at the end), then what
     shows. `resume`: first continue from the checkpoint in `save_dir`, if there is one."""
+    check_config(config)
     callbacks = [Diagnostics()] if diagnostics else []
     if config.lr_decay != 1:
         callbacks.append(DecayOnPlateau(config.lr_decay))

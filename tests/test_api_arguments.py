@@ -10,7 +10,11 @@ from d2l_deep_rnn import (Config, DeepRNN, DeepRNNLM, DeepRNNScratch, StackedRNN
                           StackedRNNScratch, TimeMachine, UsageError, load_data_splits,
                           load_data_time_machine, predict, train)
 from d2l_deep_rnn.callbacks import DecayOnPlateau, EarlyStopping, Progress
-from d2l_deep_rnn.checkpoint import Checkpoints
+from d2l_deep_rnn.callbacks import OnEpoch
+from d2l_deep_rnn.checkpoint import Checkpoints, KeepBest
+from d2l_deep_rnn.data import load_data_config
+from d2l_deep_rnn.factory import build_models
+from d2l_deep_rnn.training import callbacks_for, train_config
 from d2l_deep_rnn.nbtools import LivePlot
 
 BAD = {'negative': -3, 'zero': 0, 'nan': math.nan, 'infinite': math.inf, 'float': 2.5,
@@ -63,6 +67,16 @@ def entries(data_dir, tmp_path):
         'Checkpoints': (Checkpoints, dict(folder=str(tmp_path / 'ckpt'), every=10),
                         ['every']),
         'LivePlot': (LivePlot, dict(num_epochs=10, updates=10), ['num_epochs', 'updates']),
+        'OnEpoch': (OnEpoch, dict(on_epoch=print), ['on_epoch']),
+        'KeepBest': (KeepBest, dict(folder=None), ['folder']),
+        'train_config': (lambda **kw: train_config(DeepRNN(28, 8, 2, 'rnn'), **kw), dict(
+            train_iter=splits[0], vocab=splits[2], config=Config.tiny(num_epochs=1),
+            ctx=mx.cpu(), callbacks=[]), ['config']),
+        'callbacks_for': (callbacks_for, dict(config=Config()), ['config']),
+        'load_data_config': (load_data_config, dict(config=Config.tiny(), data_dir=data_dir),
+                             ['config']),
+        'build_models': (build_models, dict(config=Config.tiny(), vocab_size=28, ctx=mx.cpu()),
+                         ['config']),
     }
 
 
@@ -99,6 +113,7 @@ ACCEPTED = {
                               'huge': 'as many as asked (EarlyStopping, or the stop button)'},
     ('LivePlot', 'num_epochs'): {'huge': 'as many as the run asks'},
     ('predict', 'prefix'): {'unknown name': 'a prompt like any other'},
+    ('KeepBest', 'folder'): {'unknown name': 'a folder of that name'},
     ('predict', 'num_preds'): {'zero': 'the prefix alone'},
     ('predict', 'temperature'): {'zero': 'greedy, as the book', 'float': 'sampling',
                                  'huge': 'near-uniform sampling'},
