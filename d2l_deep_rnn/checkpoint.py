@@ -20,6 +20,7 @@ from .data import vocab_from_tokens
 from .files import TEMP_SUFFIX, atomic_write, atomic_write_bytes, write_error
 from .factory import new_model
 from .gluon_model import net_ctx
+from .machine import check_ctx
 
 META = 'meta.json'
 MODEL_SETTINGS = ('vocab_size', 'cell', 'num_layers', 'num_hiddens', 'activation')
@@ -141,6 +142,7 @@ def load_checkpoint(folder, net, trainer, vocab):
 
 def load_model(folder, ctx):
     """The model saved in `folder` and its vocabulary, ready to `predict`."""
+    check_ctx(ctx)
     meta = read_meta(folder)
     name = {'DeepRNN': 'gluon', 'DeepRNNScratch': 'scratch'}.get(meta.get('model'))
     if name is None:

@@ -230,3 +230,11 @@ def test_a_resumed_run_keeps_the_best_weights_saved_before_it(scripted_run, tmp_
                                    scripted=[9.0, 9.5, 9.9])  # epochs 6-8: no better one
     assert (history['best_epoch'], history['epochs']) == (4, 8)
     assert same_weights(snapshot(net), weights[3])
+
+
+def test_load_model_refuses_a_device_mxnet_does_not_have(tmp_path):
+    import mxnet as mx
+    from d2l_deep_rnn.checkpoint import load_model
+    from d2l_deep_rnn.config import UsageError
+    with pytest.raises(UsageError, match=r'^ctx=gpu\(3\): MXNet sees 0 GPU\(s\) here; use mx.cpu\(\)$'):
+        load_model(str(tmp_path), mx.gpu(3))
