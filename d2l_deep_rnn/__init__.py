@@ -29,7 +29,8 @@ if MXNET_CAME_FIRST:
     threads.warn_if_too_late()
 
 from .config import Config, UsageError  # noqa: E402
-from .data import load_data_time_machine, load_data_splits  # noqa: E402
+from .data import load_data_time_machine, load_data_splits, load_data_text  # noqa: E402
+from .texts import TextError  # noqa: E402
 from .gluon_model import DeepRNN  # noqa: E402
 from .scratch_model import DeepRNNScratch  # noqa: E402
 from .convert import copy_params  # noqa: E402
@@ -37,6 +38,7 @@ from .training import train  # noqa: E402
 from .generate import predict  # noqa: E402
 from .current_edition import DeepRNNLM, StackedRNN, StackedRNNScratch, TimeMachine  # noqa: E402
 
-__all__ = ['Config', 'UsageError', 'load_data_time_machine', 'load_data_splits', 'DeepRNN',
+__all__ = ['Config', 'UsageError', 'TextError', 'load_data_time_machine', 'load_data_splits',
+           'load_data_text', 'DeepRNN',
            'DeepRNNScratch', 'copy_params', 'train', 'predict',
            'StackedRNNScratch', 'StackedRNN', 'DeepRNNLM', 'TimeMachine']

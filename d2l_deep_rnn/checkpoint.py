@@ -16,11 +16,11 @@ import mxnet as mx
 
 from .callbacks import Callback
 from .config import Config, UsageError, check_positive_int, check_switch
-from .data import vocab_from_tokens
 from .files import TEMP_SUFFIX, atomic_write, atomic_write_bytes, write_error
 from .factory import new_model
 from .gluon_model import net_ctx
 from .machine import check_ctx
+from .texts import vocab_from_tokens
 
 META = 'meta.json'
 MODEL_SETTINGS = ('vocab_size', 'cell', 'num_layers', 'num_hiddens', 'activation')

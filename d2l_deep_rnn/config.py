@@ -6,8 +6,10 @@ still learns on a 2-core CPU in a few minutes, and `Config.tiny()` runs in secon
 """
 import dataclasses
 import numbers
+import os
 
 CELLS = ('rnn', 'gru', 'lstm')
+CHARS = ('book', 'all')
 OPTIMIZERS = ('sgd', 'adam')
 ACTIVATIONS = ('tanh', 'relu')
 
@@ -25,10 +27,16 @@ def setting(default, help, flag=None):
 @dataclasses.dataclass
 class Config:
     # data: the first `max_tokens` characters train, the last `val_tokens` validate
+    texts: tuple = setting((), "UTF-8 text files instead of the Time Machine: the first one's "
+                               "tail validates, the rest of it and the others train "
+                               "('timemachine' names the book)", flag='--text')
+    chars: str = setting('book', "book: letters and spaces, lowercase (the section's); all: "
+                                 "every character as it is (char-rnn's)")
     batch_size: int = setting(32, 'sequences per minibatch')
     num_steps: int = setting(35, 'time steps per sequence')
     max_tokens: int = setting(10000, 'training characters (-1: all but the held-out tail)')
-    val_tokens: int = setting(5000, 'held-out characters at the end of the book')
+    val_tokens: int = setting(5000, 'held-out characters at the end of the book (or the '
+                                    'first text)')
     use_random_iter: bool = setting(False, 'random sampling instead of sequential '
                                            'partitioning', flag='--random-iter')
     # model: L layers of h hidden units
@@ -70,6 +78,11 @@ class Config:
                              val_tokens=1000, num_steps=10, batch_size=8), **changes})
 
     def __post_init__(self):
+        if isinstance(self.texts, (str, os.PathLike)):  # one text
+            self.texts = (self.texts,)
+        if isinstance(self.texts, (list, tuple)):  # a list: as the command line and JSON give
+            self.texts = tuple(os.fspath(t) if isinstance(t, os.PathLike) else t
+                               for t in self.texts)
         self.validate()
 
     def validate(self):
@@ -88,6 +101,11 @@ class Config:
         check_positive_int('patience', self.patience, allow_zero=True)
         check_switch('use_random_iter', self.use_random_iter)
         check_switch('keep_best', self.keep_best)
+        check_choice('chars', self.chars, CHARS)
+        if not isinstance(self.texts, tuple) or not all(
+                isinstance(t, str) and t for t in self.texts):
+            raise UsageError(f'texts must be a tuple of file paths (or \'timemachine\'), '
+                             f'got {self.texts!r}')
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)

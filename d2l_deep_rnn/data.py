@@ -1,11 +1,12 @@
-"""The Time Machine corpus: find or download it, check it, and iterate over it as the book does.
+"""The Time Machine corpus (or your own texts): find or download it, check it, and iterate
+over it as the book does.
 
 Behaves as d2l 0.17's `load_data_time_machine`: letters and spaces only, lowercase,
 character tokens, a 28-token vocabulary with `<unk>`, and sequential or random
 minibatches of shape (batch_size, num_steps). Added: a held-out tail of the corpus
-for validation perplexity, and a download that checks the file's SHA-1.
+for validation perplexity, a download that checks the file's SHA-1, and `load_data_text`,
+which reads any UTF-8 files (`texts.py`) and iterates over them the same way.
 """
-import collections
 import hashlib
 import math
 import os
@@ -14,16 +15,19 @@ import re
 import urllib.error
 import urllib.request
 
+import numpy as onp
 from d2l import mxnet as d2l
 from mxnet import np
 
-from .config import UsageError, check_config, check_positive_int, check_switch
+from .config import CHARS, UsageError, check_choice, check_config, check_positive_int, check_switch
 from .files import atomic_write_bytes
+from .texts import read_code_points, to_token_ids
 
 FILENAME = 'timemachine.txt'
 SHA1 = '090b5e7e70c295757f55df93cb0a180b9691891a'
 URL = d2l.DATA_URL + FILENAME
 ENV_VAR = 'D2L_DEEP_RNN_DATA'
+TIME_MACHINE = 'timemachine'  # among texts: the section's corpus, found and checked as above
 
 
 class CorpusError(UsageError):
@@ -126,31 +130,52 @@ def download(url, folder):
 
 
 def read_time_machine(data_dir=None):
-    """The corpus as a list of lines of lowercase letters and single spaces."""
+    """The corpus as a list of lines of lowercase letters and single spaces (the book's)."""
     with open(find_corpus(data_dir), encoding='utf-8') as f:
         lines = f.readlines()
     return [re.sub('[^A-Za-z]+', ' ', line).strip().lower() for line in lines]
 
 
 def load_corpus_time_machine(max_tokens=-1, data_dir=None):
-    """Character indices of the corpus and its vocabulary (the book's function).
+    """Character indices of the corpus (a list) and its vocabulary (the book's function).
 
     Lines are joined without separators, as in the book: 170,580 characters.
     """
-    tokens = [list(line) for line in read_time_machine(data_dir)]
-    vocab = d2l.Vocab(tokens)
-    corpus = [vocab[token] for line in tokens for token in line]
+    [corpus], vocab, _ = load_texts([TIME_MACHINE], data_dir=data_dir)
     if max_tokens > 0:
         corpus = corpus[:max_tokens]
-    return corpus, vocab
+    return corpus.tolist(), vocab
 
 
-def vocab_from_tokens(idx_to_token):
-    """A `d2l.Vocab` with exactly these tokens in this order (as saved in a checkpoint)."""
-    vocab = d2l.Vocab()
-    vocab.idx_to_token = list(idx_to_token)
-    vocab.token_to_idx = {token: idx for idx, token in enumerate(vocab.idx_to_token)}
-    return vocab
+def text_path(text, data_dir=None):
+    """The file a text names: `TIME_MACHINE` is the section's corpus, found and checked."""
+    return find_corpus(data_dir) if text == TIME_MACHINE else text
+
+
+def load_texts(texts, chars='book', data_dir=None):
+    """Each text's token ids (int32 arrays) under one vocabulary, and what was read: a dict
+    per text of its name, absolute path, SHA-1 and characters."""
+    texts = check_texts(texts)
+    check_choice('chars', chars, CHARS)
+    arrays, read = [], []
+    for text in texts:
+        path = text_path(text, data_dir)
+        points, sha1 = read_code_points(path, chars)
+        arrays.append(points)
+        read.append({'text': text, 'path': os.path.abspath(path), 'sha1': sha1,
+                     'characters': len(points)})
+    return arrays, to_token_ids(arrays), read
+
+
+def check_texts(texts):
+    """A list of text names (paths, or `TIME_MACHINE`) from a path or a sequence of them."""
+    if isinstance(texts, (str, os.PathLike)):
+        texts = [texts]
+    if not isinstance(texts, (list, tuple)) or not texts or not all(
+            isinstance(t, (str, os.PathLike)) and os.fspath(t) for t in texts):
+        raise UsageError(f'texts must be a list of file paths (or {TIME_MACHINE!r}), got '
+                         f'{texts!r}')
+    return [os.fspath(t) for t in texts]
 
 
 def seq_data_iter_random(corpus, batch_size, num_steps, rng=random):
@@ -162,42 +187,45 @@ def seq_data_iter_random(corpus, batch_size, num_steps, rng=random):
     num_batches = num_subseqs // batch_size
     for i in range(0, batch_size * num_batches, batch_size):
         starts = initial_indices[i: i + batch_size]
-        X = [corpus[j: j + num_steps] for j in starts]
-        Y = [corpus[j + 1: j + 1 + num_steps] for j in starts]
+        X = onp.stack([corpus[j: j + num_steps] for j in starts])
+        Y = onp.stack([corpus[j + 1: j + 1 + num_steps] for j in starts])
         yield np.array(X, dtype='int32'), np.array(Y, dtype='int32')
 
 
 def seq_data_iter_sequential(corpus, batch_size, num_steps, offset):
-    """Minibatches whose row i continues row i of the previous batch (state can carry over)."""
+    """Minibatches whose row i continues row i of the previous batch (state can carry over).
+    Only each batch is copied: the rows are views of the corpus."""
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
-    Xs = np.array(corpus[offset: offset + num_tokens], dtype='int32')
-    Ys = np.array(corpus[offset + 1: offset + 1 + num_tokens], dtype='int32')
-    Xs, Ys = Xs.reshape(batch_size, -1), Ys.reshape(batch_size, -1)  # (batch_size, len/batch)
+    Xs = corpus[offset: offset + num_tokens].reshape(batch_size, -1)  # (batch_size, len/batch)
+    Ys = corpus[offset + 1: offset + 1 + num_tokens].reshape(batch_size, -1)
     num_batches = Xs.shape[1] // num_steps
     for i in range(0, num_steps * num_batches, num_steps):
-        yield Xs[:, i: i + num_steps], Ys[:, i: i + num_steps]
+        yield (np.array(Xs[:, i: i + num_steps], dtype='int32'),
+               np.array(Ys[:, i: i + num_steps], dtype='int32'))
 
 
 class SeqDataLoader:
     """Iterates (X, Y) int32 batches of shape (batch_size, num_steps), Y one step ahead of X.
 
-    Each pass draws a new random offset (sequential) or order (random) from `rng`,
-    Python's `random` module unless a `random.Random` is given; `random_offset=False`
-    always starts at 0 (used for validation, so its perplexity is comparable across epochs).
+    The corpus is held as one NumPy int32 array. Each pass draws a new random offset
+    (sequential) or order (random) from `rng`, Python's `random` module unless a
+    `random.Random` is given; `random_offset=False` always starts at 0 (used for validation,
+    so its perplexity is comparable across epochs). `name` says which text, in errors.
     """
 
     def __init__(self, corpus, batch_size, num_steps, use_random_iter=False,
-                 random_offset=True, rng=None):
+                 random_offset=True, rng=None, name=None):
         check_positive_int('batch_size', batch_size)
         check_positive_int('num_steps', num_steps)
         check_switch('use_random_iter', use_random_iter)
         needed = batch_size * num_steps + num_steps + 1
         if len(corpus) < needed:
             raise UsageError(
-                f'{len(corpus)} tokens are too few for batches of {batch_size} x {num_steps} '
-                f'(need at least {needed}); use a smaller batch_size or num_steps, '
-                f'or more tokens')
-        self.corpus, self.batch_size, self.num_steps = corpus, batch_size, num_steps
+                f'{name + ": " if name else ""}{len(corpus)} tokens are too few for batches '
+                f'of {batch_size} x {num_steps} (need at least {needed}); use a smaller '
+                f'batch_size or num_steps, or more tokens')
+        self.corpus = onp.asarray(corpus, dtype='int32')
+        self.batch_size, self.num_steps = batch_size, num_steps
         self.use_random_iter, self.random_offset = use_random_iter, random_offset
         self.rng = rng or random
 
@@ -212,15 +240,6 @@ class SeqDataLoader:
         if self.use_random_iter:
             return (len(self.corpus) - 1) // self.num_steps // self.batch_size
         return (len(self.corpus) - 1) // self.batch_size // self.num_steps
-
-
-def split_corpus(corpus, max_tokens, val_tokens):
-    """The first `max_tokens` tokens train, the last `val_tokens` validate; never overlapping."""
-    val = corpus[len(corpus) - val_tokens:] if val_tokens else []
-    train = corpus[:len(corpus) - val_tokens]
-    if max_tokens > 0:
-        train = train[:max_tokens]
-    return train, val
 
 
 def load_data_time_machine(batch_size, num_steps, use_random_iter=False, max_tokens=10000,
@@ -239,29 +258,70 @@ def load_data_splits(batch_size, num_steps, use_random_iter=False, max_tokens=10
 
     The validation iterator is sequential from offset 0, so every epoch sees the same batches.
     """
+    return load_data_text([TIME_MACHINE], batch_size, num_steps, use_random_iter, max_tokens,
+                          val_tokens, data_dir=data_dir)
+
+
+def load_data_text(texts, batch_size, num_steps, use_random_iter=False, max_tokens=-1,
+                   val_tokens=5000, chars='book', data_dir=None):
+    """`(train_iter, val_iter, vocab)` over UTF-8 text files (`TIME_MACHINE` names the book):
+    the last `val_tokens` characters of the first text validate; the rest of it, then every
+    other text in order, train (their first `max_tokens` characters; -1: all). So adding
+    texts after the first grows the training text and leaves validation as it was.
+
+    `chars`: 'book' (letters and spaces, lowercase) or 'all' (every character). Each
+    iterator's `texts` records which texts it reads: name, path, SHA-1 and characters.
+    """
     if max_tokens != -1:
         check_positive_int('max_tokens', max_tokens)
     check_positive_int('val_tokens', val_tokens)
-    corpus, vocab = load_corpus_time_machine(-1, data_dir)
-    if max_tokens > 0 and max_tokens + val_tokens > len(corpus):
-        raise UsageError(f'max_tokens + val_tokens = {max_tokens + val_tokens} exceeds the '
-                         f'{len(corpus)} characters of the corpus; lower one of them')
-    train, val = split_corpus(corpus, max_tokens, val_tokens)
-    return (SeqDataLoader(train, batch_size, num_steps, use_random_iter),
-            SeqDataLoader(val, batch_size, num_steps, random_offset=False), vocab)
+    arrays, vocab, read = load_texts(texts, chars, data_dir)
+    first = read[0]
+    if val_tokens >= first['characters']:
+        raise UsageError(f'val_tokens={val_tokens} holds out all {first["characters"]:,} '
+                         f'characters of the first text, {first["text"]}; lower val_tokens '
+                         f'(--val-tokens), or put a longer text first')
+    arrays[0], val = arrays[0][:-val_tokens], arrays[0][-val_tokens:]
+    train = arrays[0] if len(arrays) == 1 else onp.concatenate(arrays)
+    if max_tokens > len(train):
+        raise UsageError(f'max_tokens={max_tokens} exceeds the {len(train):,} training '
+                         f'characters (the {val_tokens} held out of {first["text"]} are not '
+                         f'among them); lower it, or give -1 for all')
+    train = train[:max_tokens] if max_tokens > 0 else train
+    names = ', '.join(r['text'] for r in read)
+    train_iter = SeqDataLoader(train, batch_size, num_steps, use_random_iter,
+                               name=f'the training text ({names})')
+    val_iter = SeqDataLoader(val, batch_size, num_steps, random_offset=False,
+                             name=f'the held-out text (the end of {first["text"]})')
+    train_iter.texts = trained(read, len(train), val_tokens)
+    val_iter.texts = [{**first, 'characters': val_tokens}]
+    return train_iter, val_iter, vocab
+
+
+def trained(read, num_train, val_tokens):
+    """What `read` gave to training: the texts and characters within the first `num_train`."""
+    texts, left = [], num_train
+    for i, r in enumerate(read):
+        used = min(left, r['characters'] - (val_tokens if i == 0 else 0))
+        if used > 0:
+            texts.append({**r, 'characters': used})
+        left -= used
+    return texts
 
 
 def load_data_config(config, data_dir=None):
-    """`load_data_splits` with a `Config`'s batch size, steps, sampling and split sizes."""
+    """`load_data_text` with a `Config`'s texts (the Time Machine if none), characters,
+    batch size, steps, sampling and split sizes."""
     check_config(config)
-    return load_data_splits(config.batch_size, config.num_steps, config.use_random_iter,
-                            config.max_tokens, config.val_tokens, data_dir)
+    return load_data_text(list(config.texts) or [TIME_MACHINE], config.batch_size,
+                          config.num_steps, config.use_random_iter, config.max_tokens,
+                          config.val_tokens, config.chars, data_dir)
 
 
 def unigram_perplexity(train, val, vocab_size):
     """Perplexity on `val` of a model that ignores context: character frequencies of `train`
     (add-one smoothed). About 17 here; a model at this level has learned nothing sequential."""
-    counts = collections.Counter(train)
+    counts = onp.bincount(onp.asarray(train, dtype='int64'), minlength=vocab_size)
     total = len(train) + vocab_size
-    nll = -sum(math.log((counts[t] + 1) / total) for t in val) / len(val)
-    return math.exp(nll)
+    log_probs = onp.log((counts + 1) / total)
+    return math.exp(-float(log_probs[onp.asarray(val, dtype='int64')].mean()))

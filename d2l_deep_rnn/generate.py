@@ -13,9 +13,39 @@ MAX_PREDS = 10 ** 7  # predict's text is held whole; generate streams any length
 PREFIX = 'time traveller'  # the prompt of the samples the commands print
 
 
-def clean_prefix(prefix):
-    """The corpus's preprocessing applied to a prompt: lowercase letters and single spaces."""
-    return re.sub('[^A-Za-z]+', ' ', prefix).lower()
+BOOK_TOKENS = frozenset('abcdefghijklmnopqrstuvwxyz ') | {'<unk>'}
+
+
+def is_book_vocab(vocab):
+    """Whether `vocab` is of text preprocessed as the book does (chars='book')."""
+    return set(vocab.idx_to_token) <= BOOK_TOKENS
+
+
+def clean_prefix(prefix, vocab=None):
+    """A prompt as the model's text was preprocessed: lowercase letters and single spaces for
+    the book's characters (`vocab` None or of chars='book'), else as it is; UsageError if
+    nothing of it, or not all of it, is known to the model."""
+    if vocab is not None and not is_book_vocab(vocab):
+        unknown = sorted(set(prefix) - set(vocab.idx_to_token))
+        if not prefix or unknown:
+            raise UsageError(f'the prefix {prefix!r} has characters the training text never '
+                             f'had ({"".join(unknown)!r}); give a prefix of its characters, '
+                             f'such as {default_prefix(vocab)!r}')
+        return prefix
+    text = re.sub('[^A-Za-z]+', ' ', prefix).lower()
+    if not text.strip():
+        raise UsageError(f'the prefix {prefix!r} has none of the letters a-z, which with the '
+                         f'space are all the model knows (the corpus turns everything else '
+                         f'into spaces); give a prefix such as "time traveller"')
+    return text
+
+
+def default_prefix(vocab):
+    """`PREFIX` when the model knows its characters, else the vocabulary's first letter."""
+    known = [t for t in vocab.idx_to_token if len(t) == 1]
+    if set(PREFIX) <= set(known):
+        return PREFIX
+    return next((t for t in known if t.isalpha()), known[0] if known else PREFIX)
 
 
 def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None):
@@ -54,11 +84,7 @@ def generate(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None
     if not isinstance(prefix, str):
         raise UsageError(f'prefix must be a string such as "time traveller", got {prefix!r}')
     check_positive_int('num_preds', num_preds, allow_zero=True)
-    text = clean_prefix(prefix)
-    if not text.strip():
-        raise UsageError(f'the prefix {prefix!r} has none of the letters a-z, which with the '
-                         f'space are all the model knows (the corpus turns everything else '
-                         f'into spaces); give a prefix such as "time traveller"')
+    text = clean_prefix(prefix, vocab)
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
             or not 0 <= temperature < float('inf'):
         raise UsageError(f'temperature must be a number >= 0 (0: the most likely character '

@@ -266,6 +266,8 @@ def new_history(label, ctx, train_iter, val_iter, vocab, worker=ALONE):
     if val_iter is not None and hasattr(train_iter, 'corpus') and hasattr(val_iter, 'corpus'):
         history['unigram_ppl'] = unigram_perplexity(train_iter.corpus, val_iter.corpus,
                                                     len(vocab))
+    if hasattr(train_iter, 'texts'):  # which texts trained and which validated (data.py)
+        history['texts'] = {'train': train_iter.texts, 'validate': getattr(val_iter, 'texts', [])}
     if worker.kv is not None:
         history['worker'] = [worker.rank, worker.num_workers]
     return history

@@ -2,6 +2,7 @@
 repository) and headless plots."""
 import hashlib
 import os
+import random
 import shutil
 import stat
 import subprocess
@@ -12,6 +13,8 @@ os.environ.setdefault('MPLBACKEND', 'Agg')
 
 import d2l_deep_rnn  # noqa: E402,F401  (before any test imports MXNet: its thread settings)
 import pytest  # noqa: E402
+
+from d2l_deep_rnn.texts import MAX_VOCAB  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), 'shared', 'data')
@@ -27,6 +30,69 @@ def data_dir():
     if os.path.isfile(os.path.join(SHARED_DATA, 'timemachine.txt')):
         return SHARED_DATA
     return None
+
+
+def write_generated_texts(folder):
+    """Two texts the tests write themselves (never a book): an essay of generated sentences,
+    with capitals, digits and 'Ü', which the Time Machine lacks, and a program."""
+    rng = random.Random(0)
+    words = 'Über the river a fox and seven 7 dogs run far away from the old mill'.split()
+    essay = ''.join(' '.join(rng.choice(words) for _ in range(rng.randint(3, 12))).capitalize()
+                    + rng.choice('.!?') + '\n' for _ in range(1500))
+    code = ''.join(f'def f{i}(x):\n    return x * {i} + {rng.randint(0, 99)}\n'
+                   for i in range(600))
+    paths = (os.path.join(folder, 'essay.txt'), os.path.join(folder, 'code.py'))
+    for path, text in zip(paths, (essay, code)):
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(text)
+    return paths
+
+
+@pytest.fixture(scope='session')
+def own_texts(tmp_path_factory):
+    """The paths of `write_generated_texts`' essay and program."""
+    return write_generated_texts(str(tmp_path_factory.mktemp('texts')))
+
+
+def bad_text(tmp_path, kind):
+    """A bad text of `kind` written under `tmp_path`: (its path, the one line that refuses
+    it). Read 'too many characters' with chars='all': the book's letters are only 26."""
+    path = tmp_path / f'{kind}.txt'
+    if kind == 'not utf-8':
+        path.write_bytes('Ein Text auf Deutsch, über Bäume\n'.encode('latin-1'))
+        return path, f'{path} is not UTF-8 text (byte 0xfc at offset 22); convert it to ' \
+                     f'UTF-8, or leave it out'
+    if kind == 'binary':
+        path.write_bytes(b'ELF\0\0\x01abc\n')
+        return path, f'{path} holds NUL characters, so it is a binary file, not text; ' \
+                     f'leave it out'
+    if kind == 'empty':
+        path.write_bytes(b'')
+        return path, f'{path} is empty; give a text with something in it'
+    if kind == 'no letters':
+        path.write_text('1234 5678\n!?\n日本語\n', encoding='utf-8')
+        return path, f"{path} has no letters a-z, so the book's preprocessing leaves nothing " \
+                     f"to train on; use chars='all' (--chars all) or another file"
+    if kind == 'folder':
+        path.mkdir()
+        return path, f'{path} is a folder; name the text files in it, such as ' \
+                     f'{path / "*.txt"}'
+    if kind == 'missing':
+        return path, f'{path}: no such file or directory; check the path'
+    if kind == 'device':
+        return '/dev/zero', '/dev/zero is not a regular file; give a text file'
+    if kind == 'too many characters':
+        rng = random.Random(0)
+        path.write_text(''.join(chr(rng.randint(0x4e00, 0x9fff)) for _ in range(100000)),
+                        encoding='utf-8')
+        distinct = len(set(path.read_text(encoding='utf-8')))
+        return path, f'{path} has {distinct:,} distinct characters, more than the ' \
+                     f'{MAX_VOCAB:,} a character model can learn here; is it text? leave it out'
+    raise ValueError(kind)
+
+
+BAD_TEXTS = ['not utf-8', 'binary', 'empty', 'no letters', 'folder', 'missing', 'device',
+             'too many characters']
 
 
 @pytest.fixture(scope='session')

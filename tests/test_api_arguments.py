@@ -8,7 +8,7 @@ import pytest
 
 from d2l_deep_rnn import (Config, DeepRNN, DeepRNNLM, DeepRNNScratch, StackedRNN,
                           StackedRNNScratch, TimeMachine, UsageError, load_data_splits,
-                          load_data_time_machine, predict, train)
+                          load_data_text, load_data_time_machine, predict, train)
 from d2l_deep_rnn.callbacks import DecayOnPlateau, EarlyStopping, Progress
 from d2l_deep_rnn.callbacks import OnEpoch
 from d2l_deep_rnn.checkpoint import Checkpoints, KeepBest
@@ -22,7 +22,8 @@ BAD = {'negative': -3, 'zero': 0, 'nan': math.nan, 'infinite': math.inf, 'float'
 
 MODEL = dict(vocab_size=28, num_hiddens=8, num_layers=2, cell='rnn', activation='tanh',
              dropout=0.0, output_dropout=0.0, weight_dropout=0.0)
-CONFIG_FIELDS = ['batch_size', 'num_steps', 'max_tokens', 'val_tokens', 'use_random_iter',
+CONFIG_FIELDS = ['texts', 'chars', 'batch_size', 'num_steps', 'max_tokens', 'val_tokens',
+                 'use_random_iter',
                  'cell', 'num_layers', 'num_hiddens', 'activation', 'dropout', 'output_dropout',
                  'weight_dropout', 'optimizer', 'lr', 'clip', 'num_epochs', 'seed', 'lr_decay',
                  'patience', 'keep_best']
@@ -42,6 +43,11 @@ def entries(data_dir, tmp_path):
             batch_size=4, num_steps=5, use_random_iter=False, max_tokens=200, val_tokens=100,
             data_dir=data_dir),
             ['batch_size', 'num_steps', 'use_random_iter', 'max_tokens', 'val_tokens']),
+        'load_data_text': (load_data_text, dict(
+            texts=['timemachine'], batch_size=4, num_steps=5, use_random_iter=False,
+            max_tokens=200, val_tokens=100, chars='all', data_dir=data_dir),
+            ['texts', 'batch_size', 'num_steps', 'use_random_iter', 'max_tokens', 'val_tokens',
+             'chars']),
         'DeepRNN': (DeepRNN, MODEL, list(MODEL)),
         'DeepRNNScratch': (DeepRNNScratch, dict(MODEL, fast=True), list(MODEL) + ['fast']),
         'train': (lambda **kw: train(DeepRNN(28, 8, 2, 'rnn'), **kw), dict(
@@ -92,6 +98,7 @@ ACCEPTED = {
     **{('Config', p): {'huge': 'checked where the corpus or vocabulary is known'}
        for p in ('batch_size', 'num_steps', 'val_tokens', 'num_layers', 'num_hiddens')},
     ('load_data_time_machine', 'max_tokens'): {'huge': 'more than the corpus: all of it'},
+    ('Config', 'texts'): {'unknown name': 'the path of one text: checked when it loads'},
     ('Config', 'val_tokens'): {'zero': 'no held-out text, as the book',
                                'huge': 'checked where the corpus is known'},
     ('Config', 'seed'): {'zero': 'a seed like any other'},

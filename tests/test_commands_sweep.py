@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 
 from d2l_deep_rnn import DeepRNN
@@ -74,3 +75,25 @@ def test_sweep_with_dropout_trains_each_run_until_validation_stops_improving(tmp
     # one layer: nothing between layers to drop, so the same run with and without dropout
     assert rows[0]['best_val_ppl'] == rows[2]['best_val_ppl']
     assert rows[1]['best_val_ppl'] != rows[3]['best_val_ppl']  # two layers: it drops
+
+
+def test_sweep_on_own_texts_records_them_and_refuses_to_mix(tmp_path, own_texts, run_cli):
+    """--text and --chars reach every run: the vocabulary of all characters sizes the model,
+    each run's file records the texts, and a sweep started again with other texts stops."""
+    essay, code = own_texts
+    out = tmp_path / 'sweep'
+    args = ['sweep', '--cells', 'gru', '--layers', '1', '--num-hiddens', '8', '--epochs', '1',
+            '--text', essay, code, '--chars', 'all', '--max-tokens', '-1', '--quiet',
+            '--out', str(out)]
+    first = run_cli(*args)
+    assert first.returncode == 0, first.stderr
+    saved = json.loads((out / 'runs' / 'gru-1.json').read_text())
+    assert (saved['settings']['texts'], saved['settings']['chars']) == ([essay, code], 'all')
+    with open(essay, encoding='utf-8') as f, open(code, encoding='utf-8') as g:
+        vocab_size = len(set(f.read() + g.read())) + 1  # and <unk>
+    assert saved['row']['parameters'] == count_params(DeepRNN(vocab_size, 8, 1, 'gru'))
+    again = run_cli(*args[:-10], '--text', essay, '--chars', 'all', '--max-tokens', '-1',
+                    '--quiet', '--out', str(out))
+    assert again.returncode == 2 and again.stderr.splitlines() == [
+        f"error: {out} holds a sweep with texts {[essay, code]!r}, this one {[essay]!r}; use "
+        f"another --out"]

@@ -8,14 +8,13 @@ import time
 import mxnet as mx
 import pytest
 
-from conftest import fill
+from conftest import BAD_TEXTS, bad_text, fill
+from d2l_deep_rnn.data import SHA1
 from d2l_deep_rnn.checkpoint import load_model, read_meta
 from d2l_deep_rnn.commands import main
 
 TINY = ['--epochs', '2', '--num-hiddens', '16', '--batch-size', '8', '--num-steps', '10',
         '--max-tokens', '2000', '--val-tokens', '1000', '--quiet']
-
-
 
 
 def test_main_job_writes_plot_summary_and_table(tmp_path, data_args, capsys):
@@ -25,8 +24,10 @@ def test_main_job_writes_plot_summary_and_table(tmp_path, data_args, capsys):
     png = (out / 'perplexity.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10000
     summary = json.loads((out / 'summary.json').read_text())
-    assert set(summary) == {'config', 'ctx', 'corpus_sha1', 'train_tokens', 'val_tokens',
+    assert set(summary) == {'config', 'ctx', 'texts', 'train_tokens', 'val_tokens',
                             'vocab_size', 'unigram_ppl', 'kvstore', 'models'}
+    assert [(t['text'], t['characters'], t['sha1']) for t in summary['texts']['validate']] \
+        == [('timemachine', 1000, SHA1)]
     assert summary['config']['cell'] == 'gru' and summary['config']['num_epochs'] == 2
     assert (summary['train_tokens'], summary['val_tokens'], summary['vocab_size']) == \
         (2000, 1000, 28)
@@ -338,3 +339,76 @@ def test_sigterm_and_ctrl_c_end_training_in_one_line_keeping_the_checkpoint(
     load_model(str(ck / 'scratch'), mx.cpu())  # readable (an older epoch's files, or a
     # temporary file, may be left if the signal came mid-save: the next save removes them)
     assert not (tmp_path / 'out' / 'summary.json').exists()
+
+
+def test_own_texts_after_the_book_train_and_are_recorded(tmp_path, data_args, own_texts,
+                                                         capsys):
+    """Exercise 3's set-up: --text timemachine essay code. The book's tail validates, all the
+    rest trains; the line before training, summary.json and the checkpoint say so."""
+    essay, code = own_texts
+    out, save = tmp_path / 'out', tmp_path / 'ckpt'
+    assert main(['--text', 'timemachine', essay, code, '--max-tokens', '-1', '--epochs', '1',
+                 '--num-hiddens', '16', '--batch-size', '32', '--num-steps', '35',
+                 '--model', 'gluon', '--out', str(out), '--save', str(save)] + data_args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    summary = json.loads((out / 'summary.json').read_text())
+    trained = summary['texts']['train']
+    assert [t['text'] for t in trained] == ['timemachine', essay, code]
+    assert trained[0]['characters'] == 170580 - 5000 and trained[0]['sha1'] == SHA1
+    assert summary['train_tokens'] == sum(t['characters'] for t in trained)
+    assert summary['texts']['validate'] == [{**trained[0], 'characters': 5000}]
+    assert lines[0] == (f'training on 165,580 of timemachine, {trained[1]["characters"]:,} of '
+                        f'{essay}, {trained[2]["characters"]:,} of {code} (characters); '
+                        f'validating on the last 5,000 of timemachine')
+    assert summary['config']['texts'] == ['timemachine', essay, code]
+    meta = read_meta(str(save / 'gluon'))
+    assert meta['history']['texts'] == summary['texts']
+
+
+def test_a_model_of_all_characters_generates_what_the_book_lacks(tmp_path, own_texts, run_cli):
+    """--chars all keeps capitals, digits, punctuation, newlines and 'Ü'; the checkpoint's
+    vocabulary holds them, so generate --from continues a prefix the book's letters cannot
+    write, and refuses in one line a character the text never had."""
+    essay, code = own_texts
+    save = tmp_path / 'ckpt'
+    assert main(['--text', essay, code, '--chars', 'all', '--max-tokens', '-1',
+                 '--val-tokens', '2000', '--epochs', '2', '--num-hiddens', '32',
+                 '--model', 'gluon', '--cell', 'gru', '--quiet', '--out', str(tmp_path / 'out'),
+                 '--save', str(save)]) == 0
+    model, vocab = load_model(str(save / 'gluon'), mx.cpu())
+    assert {'Ü', 'T', '7', '!', '\n', '('} <= set(vocab.idx_to_token)
+    result = run_cli('generate', '--from', str(save), '--prefix', 'Über 7', '--num-chars', '40')
+    assert result.returncode == 0 and result.stdout.startswith('Über 7') and \
+        len(result.stdout) == len('Über 7') + 40 + 1
+    result = run_cli('generate', '--from', str(save), '--num-chars', '5')
+    assert result.returncode == 0 and result.stdout.startswith('time traveller')
+    result = run_cli('generate', '--from', str(save), '--prefix', 'Zeit 日')
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        "error: the prefix 'Zeit 日' has characters the training text never had ('Z日'); give "
+        "a prefix of its characters, such as 'time traveller'"]
+
+
+@pytest.mark.parametrize('kind', BAD_TEXTS)
+def test_a_bad_text_exits_2_in_one_line_naming_it(tmp_path, kind, run_cli):
+    path, message = bad_text(tmp_path, kind)
+    chars = 'all' if kind == 'too many characters' else 'book'
+    result = run_cli(*TINY, '--text', str(path), '--chars', chars, '--out', str(tmp_path / 'o'))
+    assert result.returncode == 2 and result.stderr.splitlines() == [f'error: {message}']
+    assert not (tmp_path / 'o' / 'summary.json').exists()
+
+
+def test_an_unreadable_text_and_a_short_one_exit_2(tmp_path, run_cli, as_user):
+    locked = tmp_path / 'locked.txt'
+    locked.write_text('some text\n' * 1000)
+    locked.chmod(0o000)
+    result = subprocess.run([*as_user, sys.executable, '-m', 'd2l_deep_rnn', *TINY, '--text',
+                             str(locked), '--out', str(tmp_path / 'o')], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        f'error: cannot read {locked} (Permission denied); check the file, or leave it out']
+    short = tmp_path / 'short.txt'
+    short.write_text('a few words\n' * 90)  # 990 characters
+    result = run_cli(*TINY, '--text', str(short), '--out', str(tmp_path / 'o'))
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        f'error: val_tokens=1000 holds out all 990 characters of the first text, {short}; '
+        f'lower val_tokens (--val-tokens), or put a longer text first']

@@ -11,8 +11,9 @@ import threading
 
 import pytest
 
-from d2l_deep_rnn import UsageError, load_data_splits, load_data_time_machine
+from d2l_deep_rnn import UsageError, load_data_splits, load_data_text, load_data_time_machine
 from d2l_deep_rnn import data
+from d2l_deep_rnn.texts import read_code_points
 from conftest import REPO
 
 CORPUS_CHARS = 170580  # after the book's preprocessing
@@ -46,7 +47,7 @@ def test_corpus_is_the_books_170580_characters(corpus_and_vocab, data_dir):
 def test_sequential_batches_shape_shift_and_continuity(data_dir):
     random.seed(3)
     train_iter, vocab = load_data_time_machine(4, 7, data_dir=data_dir)
-    corpus = train_iter.corpus
+    corpus = train_iter.corpus.tolist()
     batches = [(X.asnumpy(), Y.asnumpy()) for X, Y in train_iter]
     assert len(train_iter) == (10000 - 1) // 4 // 7 and len(batches) >= len(train_iter) - 1
     for X, Y in batches:
@@ -90,10 +91,11 @@ def test_random_sampling_batches():
 def test_held_out_split_is_the_tail_and_disjoint(data_dir, corpus_and_vocab):
     corpus, _ = corpus_and_vocab
     train_iter, val_iter, vocab = load_data_splits(32, 35, data_dir=data_dir)
-    assert train_iter.corpus == corpus[:10000]
-    assert val_iter.corpus == corpus[-5000:]
+    assert train_iter.corpus.tolist() == corpus[:10000]
+    assert val_iter.corpus.tolist() == corpus[-5000:]
     whole, val, _ = load_data_splits(32, 35, max_tokens=-1, val_tokens=5000, data_dir=data_dir)
-    assert len(whole.corpus) == CORPUS_CHARS - 5000 and whole.corpus + val.corpus == corpus
+    assert len(whole.corpus) == CORPUS_CHARS - 5000
+    assert whole.corpus.tolist() + val.corpus.tolist() == corpus
     # validation reads the same batches every time
     assert [X.asnumpy().tolist() for X, _ in val_iter] == [X.asnumpy().tolist()
                                                         for X, _ in val_iter]
@@ -104,7 +106,8 @@ def test_held_out_split_is_the_tail_and_disjoint(data_dir, corpus_and_vocab):
 def test_too_few_tokens_for_a_batch_is_a_clear_error(data_dir):
     with pytest.raises(UsageError, match='too few for batches of 512 x 35'):
         load_data_time_machine(512, 35, data_dir=data_dir)
-    with pytest.raises(UsageError, match='exceeds the 170580 characters'):
+    with pytest.raises(UsageError, match='max_tokens=170000 exceeds the 165,580 training '
+                                         'characters'):
         load_data_splits(32, 35, max_tokens=170000, val_tokens=5000, data_dir=data_dir)
 
 
@@ -318,3 +321,60 @@ def test_load_data_config_takes_a_configs_data_settings_whole(data_dir):
     assert train_iter.use_random_iter and not val_iter.use_random_iter
     X, Y = next(iter(train_iter))
     assert X.shape == Y.shape == (4, 7)
+
+
+def test_load_data_text_validates_on_the_first_texts_tail_and_trains_on_the_rest(
+        data_dir, own_texts, corpus_and_vocab):
+    """The exercise's set-up: the Time Machine first, two more texts after it. Validation is
+    the same 5,000 characters as the section's; training is the rest of the book, then each
+    text in order, all of them with -1; the record says which texts did what."""
+    corpus, _ = corpus_and_vocab
+    essay, code = own_texts
+    train_iter, val_iter, vocab = load_data_text(['timemachine', essay, code], 32, 35,
+                                                 max_tokens=-1, data_dir=data_dir)
+    _, section_val, _ = load_data_splits(32, 35, data_dir=data_dir)
+    assert val_iter.corpus.tolist() == section_val.corpus.tolist() == corpus[-5000:]
+    sizes = [len(read_code_points(t)[0]) for t in (essay, code)]  # under the book's rules
+    assert len(train_iter.corpus) == CORPUS_CHARS - 5000 + sum(sizes)
+    text = ''.join(vocab.idx_to_token[i] for i in train_iter.corpus)
+    assert text.startswith('the time machine by h g wells') and text.endswith('return x')
+    assert len(vocab) == 28 and vocab.unk == 1  # the same letters and space as the book
+    assert [(t['text'], t['characters']) for t in train_iter.texts] == [
+        ('timemachine', CORPUS_CHARS - 5000), (essay, sizes[0]), (code, sizes[1])]
+    assert [(t['text'], t['characters'], t['sha1']) for t in val_iter.texts] == [
+        ('timemachine', 5000, data.SHA1)]
+    # the default max_tokens of a Config (10,000) takes only the book's head: no other text
+    short, _, _ = load_data_text(['timemachine', essay], 32, 35, max_tokens=10000,
+                                 data_dir=data_dir)
+    assert [t['text'] for t in short.texts] == ['timemachine']
+
+
+def test_load_data_text_with_all_characters(own_texts):
+    essay, code = own_texts
+    train_iter, val_iter, vocab = load_data_text([essay, code], 8, 10, val_tokens=1000,
+                                                 chars='all')
+    with open(essay, encoding='utf-8') as f:
+        held_out = f.read()[-1000:]
+    assert ''.join(vocab.idx_to_token[i] for i in val_iter.corpus) == held_out
+    assert {'\n', 'T', '7', '?', '(', 'ü'} <= set(vocab.idx_to_token)
+
+
+@pytest.mark.parametrize('case', ['held-out', 'batch', 'max_tokens'])
+def test_a_text_too_short_is_refused_naming_it(tmp_path, case):
+    path = tmp_path / 'short.txt'
+    path.write_text('a few words of text\n' * 30)  # 570 characters under the book's rules
+    args, message = {
+        'held-out': ((4, 5), f'val_tokens=5000 holds out all 570 characters of the first '
+                             f'text, {path}; lower val_tokens (--val-tokens), or put a longer '
+                             f'text first'),
+        'batch': ((100, 5), f'the training text ({path}): 470 tokens are too few for batches '
+                            f'of 100 x 5 (need at least 506); use a smaller batch_size or '
+                            f'num_steps, or more tokens'),
+        'max_tokens': ((4, 5), f'max_tokens=1000 exceeds the 470 training characters (the '
+                               f'100 held out of {path} are not among them); lower it, or '
+                               f'give -1 for all')}[case]
+    val_tokens = 5000 if case == 'held-out' else 100
+    with pytest.raises(UsageError) as e:
+        load_data_text([str(path)], *args, val_tokens=val_tokens,
+                       max_tokens=1000 if case == 'max_tokens' else -1)
+    assert str(e.value) == message

@@ -32,6 +32,9 @@ def add_config_flags(parser, defaults, names=None):
         flag, text = Config.flag(field.name), field.metadata['help']
         if field.type is bool:
             parser.add_argument(flag, dest=field.name, action='store_true', help=text)
+        elif field.type is tuple:  # --text FILE [FILE ...]
+            parser.add_argument(flag, dest=field.name, nargs='+', metavar='FILE',
+                                default=getattr(defaults, field.name), help=text)
         else:
             parser.add_argument(flag, dest=field.name, type=field.type,
                                 default=getattr(defaults, field.name), help=text)

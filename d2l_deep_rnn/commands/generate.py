@@ -6,7 +6,7 @@ import sys
 
 from .. import checkpoint
 from ..config import check_positive_int, check_seed
-from ..generate import PREFIX, generate
+from ..generate import PREFIX, default_prefix, generate
 from .common import interrupted, one_line_errors, parse_ctx, signals_as_ctrl_c
 
 HELP = 'generate text from a checkpoint written by --save'
@@ -18,7 +18,9 @@ def add_arguments(parser):
                         help="a checkpoint folder, or the main job's --save folder")
     parser.add_argument('--model', choices=('gluon', 'scratch'), default='gluon',
                         help="which model of the main job's --save folder")
-    parser.add_argument('--prefix', default=PREFIX)
+    parser.add_argument('--prefix', default=None,
+                        help=f'the text to continue (default: {PREFIX!r} when the model knows '
+                             f'its characters, else a letter it knows)')
     parser.add_argument('--num-chars', type=int, default=200,
                         help='characters after the prefix, written as they are generated '
                              '(Ctrl-C, or closing the pipe, ends it)')
@@ -38,7 +40,8 @@ def run(args):
             os.path.isdir(os.path.join(folder, args.model)):
         folder = os.path.join(folder, args.model)
     net, vocab = checkpoint.load_model(folder, parse_ctx(args.ctx))
-    chars = generate(args.prefix, args.num_chars, net, vocab, temperature=args.temperature,
+    prefix = default_prefix(vocab) if args.prefix is None else args.prefix
+    chars = generate(prefix, args.num_chars, net, vocab, temperature=args.temperature,
                      seed=args.seed)
     with signals_as_ctrl_c():
         return stream(chars)

@@ -30,11 +30,11 @@ FORMATTER = argparse.RawDescriptionHelpFormatter
 
 COLUMNS = ('cell', 'layers', 'dropout', 'parameters', 'epochs', 'train_ppl', 'val_ppl',
            'best_val_ppl', 'best_epoch', 'best_seconds', 'tokens_per_sec', 'seconds')
-SETTINGS = ('num_hiddens', 'output_dropout', 'weight_dropout', 'num_epochs', 'optimizer', 'lr',
+SETTINGS = ('texts', 'chars', 'num_hiddens', 'output_dropout', 'weight_dropout', 'num_epochs', 'optimizer', 'lr',
             'clip', 'batch_size', 'num_steps', 'max_tokens', 'val_tokens', 'seed', 'lr_decay',
             'patience')
 BEFORE = {'optimizer': 'sgd', 'output_dropout': 0.0,  # settings of sweeps made before them
-          'weight_dropout': 0.0}
+          'weight_dropout': 0.0, 'texts': [], 'chars': 'book'}
 
 
 def run_one(config, scratch, data, ctx, verbose):
@@ -67,7 +67,8 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
                for c in cells for p in dropouts for L in depths]
     runs = os.path.join(out, 'runs')
     prepare_out_dir(runs)
-    settings = {**{k: getattr(config, k) for k in SETTINGS}, 'scratch': scratch}
+    settings = {**{k: getattr(config, k) for k in SETTINGS}, 'texts': list(config.texts),
+                'scratch': scratch}  # as JSON reads them back
     data = load_data_config(config, data_dir)
     for c in configs:  # refuse an impossible size before the first run, not after hours
         check_model_size(len(data[2]), c.num_hiddens, c.num_layers, c.cell, not scratch)

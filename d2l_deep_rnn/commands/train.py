@@ -12,12 +12,12 @@ import sys
 
 from .. import checkpoint
 from ..config import Config, UsageError, check_positive_int
-from ..data import SHA1, load_data_config
+from ..data import load_data_config
 from ..diagnostics import check_optimizer, summarize as summarize_diagnostics
 from ..distributed import KVSTORES
 from ..factory import build_models
 from ..files import atomic_write_bytes
-from ..generate import PREFIX, predict
+from ..generate import default_prefix, predict
 from ..metrics import tokens_per_sec
 from ..plots import plot_diagnostics, plot_perplexity
 from ..training import callbacks_for, check_callbacks, train_config
@@ -86,6 +86,8 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
     if save:
         prepare_out_dir(save, '--save')
     train_iter, val_iter, vocab = load_data_config(config, data_dir)
+    if verbose and config.texts:
+        print(describe_texts(train_iter.texts, val_iter.texts[0]), flush=True)
     models = build_models(config, len(vocab), ctx, models)
     results, lead = {}, True
     for name, net in models.items():
@@ -93,11 +95,11 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
                                label=name, kvstore=kvstore, callbacks=extras(name))
         lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
-        results[name] = summarize(history, predict(PREFIX, 50, net, vocab, first))
+        results[name] = summarize(history, predict(default_prefix(vocab), 50, net, vocab, first))
         results[name]['history'] = history
         if diagnostics:
             results[name]['diagnostics'] = summarize_diagnostics(history)
-    summary = {'config': config.as_dict(), 'ctx': str(ctx), 'corpus_sha1': SHA1,
+    summary = {'config': config.as_dict(), 'ctx': str(ctx), 'texts': history['texts'],
                'train_tokens': len(train_iter.corpus), 'val_tokens': len(val_iter.corpus),
                'vocab_size': len(vocab), 'unigram_ppl': history.get('unigram_ppl'),
                'kvstore': kvstore, 'models': results}
@@ -134,6 +136,13 @@ def check_save_folder(save, resume, overwrite, models):
         raise UsageError(f'{found[0]} already holds a checkpoint; use --resume {save} to '
                          f'continue it, or another --save folder, or remove it (or give '
                          f'--overwrite to replace it)')
+
+
+def describe_texts(trained, held_out):
+    """'training on 10,000 characters of a.txt; validating on the last 5,000 of a.txt'."""
+    texts = ', '.join(f"{t['characters']:,} of {t['text']}" for t in trained)
+    return (f"training on {texts} (characters); validating on the last "
+            f"{held_out['characters']:,} of {held_out['text']}")
 
 
 def describe_cell(config):
