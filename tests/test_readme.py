@@ -1,12 +1,23 @@
-"""The README's Python examples import the package before `mxnet` or `d2l`: MXNet reads its
-thread settings once, when it loads, and the package sets them first (`threads`)."""
+"""The Python examples of the README and of its pages in docs/ import the package before
+`mxnet` or `d2l`: MXNet reads its thread settings once, when it loads, and the package sets
+them first (`threads`)."""
+import glob
 import os
 import re
 
 
+def pages(repo):
+    """README.md and every docs/*.md, as paths."""
+    return [os.path.join(repo, 'README.md'),
+            *sorted(glob.glob(os.path.join(repo, 'docs', '*.md')))]
+
+
 def python_blocks(repo):
-    with open(os.path.join(repo, 'README.md'), encoding='utf-8') as f:
-        return re.findall(r'```python\n(.*?)```', f.read(), re.S)
+    blocks = []
+    for page in pages(repo):
+        with open(page, encoding='utf-8') as f:
+            blocks += re.findall(r'```python\n(.*?)```', f.read(), re.S)
+    return blocks
 
 
 def first_import(block, names):
