@@ -52,7 +52,7 @@ case "$where" in
     echo "error: MXNet 1.9.1, its last release, has no build for macOS on Apple Silicon" \
          "(this Python is darwin arm64): use an x86_64 Python under Rosetta 2 (MXNet's macOS" \
          "x86_64 build), or a Linux container or virtual machine (on aarch64 MXNet needs Arm" \
-         "Performance Libraries: see the README, 'Which machines')." >&2
+         "Performance Libraries: see docs/machines.md)." >&2
     exit 2 ;;
   win32*|cygwin*|msys*)
     echo "error: MXNet 1.9.1, its last release, has no build for Windows ($where): install" \

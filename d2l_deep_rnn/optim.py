@@ -1,6 +1,6 @@
 """The optimizers `train` steps with, after the loop has clipped the gradients: `SGD`, the
 book's step, and `Adam` (Kingma and Ba, 2015), which reaches a held-out perplexity SGD does
-not (README, "Training for held-out perplexity").
+not (docs/held-out.md, "Training for held-out perplexity").
 
 Both are MXNet optimizers for Gluon's Trainer, which hands them every parameter at once
 (`aggregate_num`) after summing the devices' and workers' gradients. Frozen parameters

@@ -1,6 +1,6 @@
 """How many OpenMP threads MXNet uses, and how idle ones wait: set before MXNet loads.
 
-Measured on a 2-core CPU (README.md, "Known traps"): MXNet 1.9.1 runs one OpenMP thread
+Measured on a 2-core CPU (docs/traps.md, "Known traps"): MXNet 1.9.1 runs one OpenMP thread
 per operator unless OMP_NUM_THREADS is set (it halves the cores, taking them for hyper-threads);
 `train` with the fused LSTM ran at 13,300 tokens/s so and 19,500 with two. Idle OpenMP threads
 spin before they sleep: spinning long (libgomp's default, OMP_WAIT_POLICY=ACTIVE, or a

@@ -1,8 +1,9 @@
-"""The README's "Across hosts" commands on two hosts: two Linux network namespaces joined by
-a veth pair, the first running `launch --role scheduler|server|worker`, the second a worker,
-each told its address by DMLC_NODE_HOST. The job trains as one process does, and a worker
-killed mid-run on the second host ends the job on the first with one line that names it,
-leaving nothing running. Needs root and iproute2 (`ip netns`); skipped without them."""
+"""The "Across hosts" commands of docs/distributed.md on two hosts: two Linux network
+namespaces joined by a veth pair, the first running `launch --role scheduler|server|worker`,
+the second a worker, each told its address by DMLC_NODE_HOST. The job trains as one process
+does, and a worker killed mid-run on the second host ends the job on the first with one line
+that names it, leaving nothing running. Needs root and iproute2 (`ip netns`); skipped
+without them."""
 import json
 import os
 import secrets
@@ -79,15 +80,16 @@ def group_left(pgid):
 
 
 class Hosts:
-    """Two namespaces as two hosts: runs the README's commands in them and remembers every
-    process group it started."""
+    """Two namespaces as two hosts: runs docs/distributed.md's commands in them and remembers
+    every process group it started."""
 
     def __init__(self, names, data_dir):
         self.names, self.data_dir, self.started = names, data_dir, []
 
     def launch(self, host, role, log, train=()):
-        """`launch --role ROLE` on host 0 or 1 as the README runs it, its output into
-        `log`.out and `log`.err; the Popen, whose pid is the role's own (everything execs)."""
+        """`launch --role ROLE` on host 0 or 1 as docs/distributed.md runs it, its output
+        into `log`.out and `log`.err; the Popen, whose pid is the role's own (everything
+        execs)."""
         command = ['ip', 'netns', 'exec', self.names[host],
                    'env', f'DMLC_NODE_HOST={ADDRESSES[host]}',
                    f'PS_HEARTBEAT_TIMEOUT={SILENCE_S}',
@@ -103,8 +105,9 @@ class Hosts:
         return proc
 
     def job(self, folder, epochs):
-        """The README's job: scheduler, server and worker0 on host 0, worker1 on host 1,
-        each worker with its own --out; {name: Popen}, logs in folder/<name>.out/.err."""
+        """docs/distributed.md's job: scheduler, server and worker0 on host 0, worker1 on
+        host 1, each worker with its own --out; {name: Popen}, logs in
+        folder/<name>.out/.err."""
         data = ['--data-dir', self.data_dir] if self.data_dir else []
         procs = {role: self.launch(0, role, os.path.join(folder, role))
                  for role in ('scheduler', 'server')}

@@ -90,7 +90,7 @@ def test_diagnostics_flag_writes_the_figure_and_the_per_layer_figures(tmp_path, 
     (['--kvstore', 'nccl'], "argument --kvstore: invalid choice: 'nccl'"),
     (['--ctx', 'tpu'], '--ctx must be auto, cpu, gpu, cpu:N or gpu:N'),
     (['--ctx', 'gpu:7'], "MXNet sees 0 GPU(s); this MXNet is the CPU build: CUDA=117 "
-                        "./setup.sh installs the CUDA build (README, 'A GPU'), or use --ctx cpu"),
+                        "./setup.sh installs the CUDA build (docs/gpu.md), or use --ctx cpu"),
     (['--ctx', 'cpu:0,cpu:0'], '--ctx cpu:0,cpu:0 names a device twice'),
     (['--batch-size', '4096'], 'too few for batches of 4096 x 35'),
     (['--no-such-flag'], 'unrecognized arguments: --no-such-flag'),

@@ -46,7 +46,7 @@ def setup_sh(repo, tmp_path):
                         'Apple Silicon (this Python is darwin arm64): use an x86_64 Python '
                         "under Rosetta 2 (MXNet's macOS x86_64 build), or a Linux container or "
                         'virtual machine (on aarch64 MXNet needs Arm Performance Libraries: '
-                        "see the README, 'Which machines')."),
+                        "see docs/machines.md)."),
     ('win32', 'AMD64', 'error: MXNet 1.9.1, its last release, has no build for Windows (win32 '
                        'amd64): install WSL 2 with Ubuntu (wsl --install) and run ./setup.sh '
                        'in its Linux shell.'),

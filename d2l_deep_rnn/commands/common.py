@@ -65,7 +65,7 @@ def parse_ctx(text):
     if kind == 'gpu' and index >= mx.context.num_gpus():
         fix = ('check the GPU with nvidia-smi' if mx.runtime.Features().is_enabled('CUDA') else
                "this MXNet is the CPU build: CUDA=117 ./setup.sh installs the CUDA build "
-               "(README, 'A GPU')")
+               "(docs/gpu.md)")
         raise UsageError(f'--ctx {text}: MXNet sees {mx.context.num_gpus()} GPU(s); {fix}, '
                          f'or use --ctx cpu')
     return mx.gpu(index) if kind == 'gpu' else mx.cpu(index)

@@ -15,11 +15,11 @@ Across machines each host runs one role in the foreground instead:
 
     python -m d2l_deep_rnn launch --role worker --scheduler 10.0.0.1:9091 -- <flags>
 
-(and --role scheduler, --role server), with the same flags on every host; see "More than
-one machine" in README.md. ps-lite never notices a dead process, so there the scheduler
-watches every other process's heartbeats and ends when one falls silent (or when every
-worker has ended), and each server and worker has a watcher process that stops it once the
-scheduler is gone.
+(and --role scheduler, --role server), with the same flags on every host; see
+docs/distributed.md ("More than one machine"). ps-lite never notices a dead process, so
+there the scheduler watches every other process's heartbeats and ends when one falls silent
+(or when every worker has ended), and each server and worker has a watcher process that
+stops it once the scheduler is gone.
 """
 import argparse
 import ctypes
