@@ -89,3 +89,16 @@ def test_the_readme_is_short_and_lists_every_docs_page(repo):
     listed = set(links(text.partition('\n## Reference\n')[2]))
     for page in pages(repo)[1:]:
         assert os.path.relpath(page, repo) in listed, page
+
+
+def test_own_text_example_runs_as_written(repo, data_dir, own_texts, monkeypatch, capsys):
+    """docs/own-text.md's Python example, run as printed but for one epoch, with a text the
+    tests write in place of more.txt: the book's tail validates, both texts train."""
+    block = next(b for b in python_blocks(repo) if 'load_data_text' in b)
+    assert block.count("'more.txt'") == 1 and block.count('num_epochs=10') == 1
+    if data_dir:
+        monkeypatch.setenv('D2L_DEEP_RNN_DATA', data_dir)
+    exec(block.replace("'more.txt'", repr(own_texts[0])).replace('num_epochs=10',  # noqa: S102
+                                                                   'num_epochs=1'), {})
+    printed = capsys.readouterr().out
+    assert "'validate': [{'text': 'timemachine'" in printed and own_texts[0] in printed

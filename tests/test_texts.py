@@ -105,15 +105,16 @@ def big_text(tmp_path_factory):
 
 @pytest.mark.parametrize('chars', ['book', 'all'])
 def test_a_100_mb_text_loads_into_4_bytes_a_character(big_text, chars):
-    """In a process of its own: every character of 100 MB as one int32 array, the memory
-    that loading adds at most 5 bytes a character (a Python list of ints takes about 36)."""
+    """In a process of its own: every character of 100 MB as one int32 array, and the memory
+    that loading adds at most 6 bytes a character: the array's 4, and pieces of a few MB
+    while reading (measured 4.5; the book's lists of tokens and ids took 19.9 on 10 MB)."""
     result = subprocess.run([sys.executable, '-c', MEASURE, big_text, chars],
                             capture_output=True, text=True, timeout=300, check=True)
     characters, dtype, added, seconds, vocab_size = result.stdout.split()
     characters, added = int(characters), int(added)
     assert characters > 96 * 10 ** 6 and dtype == 'int32'
     assert vocab_size == ('28' if chars == 'book' else '60')  # 26 x 2 letters, .!?,; \n ' '
-    assert added / characters < 5.0, (added / characters, seconds)
+    assert added / characters < 6.0, (added / characters, seconds)
 
 
 def test_a_100_mb_text_trains_and_batches_copy_only_themselves(big_text):
