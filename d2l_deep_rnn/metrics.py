@@ -1,10 +1,9 @@
-"""What a run is measured by: perplexity, sums of squares (norms), training tokens per second,
-trained parameters."""
+"""What a run is measured by: perplexity, sums of squares (norms), trained parameters (the
+run's own figures, such as tokens per second: `history`)."""
 import math
 
 import mxnet as mx
 
-from .config import UsageError
 from .gluon_model import is_frozen
 
 
@@ -18,17 +17,6 @@ def sum_squares(arrays):
     (7x faster than a square and a sum each)."""
     arrays = [a.as_nd_ndarray() for a in arrays]
     return mx.nd.multi_sum_sq(*arrays, num_arrays=len(arrays)).as_np_ndarray()
-
-
-def tokens_per_sec(history):
-    """Training tokens per second over the run, leaving out the first epoch when there are
-    more (it includes one-time costs: memory allocation, building the hybridized graph)."""
-    rates, seconds = history['tokens_per_sec'], history['seconds']
-    if not rates:
-        raise UsageError('the history has no epochs')
-    start = 1 if len(rates) > 1 else 0
-    tokens = sum(r * s for r, s in zip(rates[start:], seconds[start:]))
-    return tokens / sum(seconds[start:])
 
 
 def count_params(net):

@@ -8,7 +8,7 @@ import time
 from .config import UsageError
 from .diagnostics import summarize
 from .machine import describe_machine
-from .metrics import tokens_per_sec
+from .history import best_epoch, tokens_per_sec
 
 
 # --- where and how long -------------------------------------------------------------------
@@ -206,13 +206,6 @@ def diagnostic_sentences(histories):
                                                                           d['saturation']))
             + ' were saturated (peak ' + listing(f'{p:.1%}' for p in peak) + ').')
     return sentences
-
-
-def best_epoch(history):
-    """(the best validation perplexity, its epoch, the seconds of training up to its end)."""
-    val = history['val_ppl']
-    at = val.index(min(val)) + 1
-    return min(val), at, sum(history['seconds'][:at])
 
 
 def after_best(history, margin=0.05):

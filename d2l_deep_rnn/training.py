@@ -18,10 +18,10 @@ from .callbacks import Callback, CallbackList, DecayOnPlateau, EarlyStopping, Pr
 from .checkpoint import Checkpoints, KeepBest
 from .config import (OPTIMIZERS, UsageError, check_choice, check_positive_int,
                      check_config, check_positive_number, check_switch)
-from .data import unigram_perplexity
 from .diagnostics import Diagnostics
 from .distributed import ALONE, KVSTORES, join
 from .factory import ensure_initialized, set_seed
+from .history import new_history, record_epoch
 from .gluon_model import is_frozen
 from .machine import check_ctx
 from .metrics import perplexity, sum_squares
@@ -256,30 +256,3 @@ def callbacks_for(config, *, diagnostics=False, save_dir=None, save_every=10, re
     if verbose:
         callbacks.append(Progress(log_every))
     return callbacks
-
-
-def new_history(label, ctx, train_iter, val_iter, vocab, worker=ALONE):
-    """An empty history for run `label`; with `val_iter`, the unigram perplexity of the
-    held-out text (the bar a model that ignores context sets)."""
-    history = {'model': label, 'ctx': str(ctx), 'epochs': 0,
-               'train_ppl': [], 'val_ppl': [], 'tokens_per_sec': [], 'seconds': []}
-    if val_iter is not None and hasattr(train_iter, 'corpus') and hasattr(val_iter, 'corpus'):
-        history['unigram_ppl'] = unigram_perplexity(train_iter.corpus, val_iter.corpus,
-                                                    len(vocab))
-    if hasattr(train_iter, 'texts'):  # which texts trained and which validated (data.py)
-        history['texts'] = {'train': train_iter.texts, 'validate': getattr(val_iter, 'texts', [])}
-    if worker.kv is not None:
-        history['worker'] = [worker.rank, worker.num_workers]
-    return history
-
-
-def record_epoch(history, epoch, ppl, tokens_per_sec, seconds, val_ppl=None):
-    """Add epoch `epoch`'s figures to the history, and keep its best validation epoch."""
-    history['train_ppl'].append(ppl)
-    history['tokens_per_sec'].append(tokens_per_sec)
-    history['seconds'].append(seconds)
-    if val_ppl is not None:
-        history['val_ppl'].append(val_ppl)
-        if val_ppl < history.get('best_val_ppl', math.inf):
-            history.update(best_val_ppl=val_ppl, best_epoch=epoch)
-    history['epochs'] = epoch

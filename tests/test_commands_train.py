@@ -34,9 +34,8 @@ def test_main_job_writes_plot_summary_and_table(tmp_path, data_args, capsys):
     assert set(summary['models']) == {'scratch', 'gluon'}
     assert 'grad_norm' not in summary['models']['gluon']['history']  # no --diagnostics
     for result in summary['models'].values():
-        assert set(result) == {'train_ppl', 'val_ppl', 'best_val_ppl', 'best_epoch',
-                               'tokens_per_sec', 'seconds', 'sample',
-                               'history'}
+        assert set(result) == {'epochs', 'train_ppl', 'val_ppl', 'best_val_ppl', 'best_epoch',
+                               'best_seconds', 'tokens_per_sec', 'seconds', 'sample', 'history'}
         assert 1 < result['train_ppl'] < 30 and result['tokens_per_sec'] > 0
         assert result['sample'].startswith('time traveller')
         assert len(result['history']['train_ppl']) == 2

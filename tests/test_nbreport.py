@@ -3,7 +3,8 @@ import pytest
 
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch
 from d2l_deep_rnn.config import UsageError
-from d2l_deep_rnn.metrics import count_params, tokens_per_sec
+from d2l_deep_rnn.history import tokens_per_sec
+from d2l_deep_rnn.metrics import count_params
 from d2l_deep_rnn.nbreport import (best_run, compare_runs, diagnostic_sentences, format_duration,
                                    gap_line, generalization_observations, max_gap, produced_line,
                                    result_line, rnn_param_formula, run_label, run_table)

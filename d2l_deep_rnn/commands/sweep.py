@@ -19,7 +19,8 @@ from ..data import load_data_config
 from ..factory import build_model
 from ..files import atomic_write_bytes
 from ..gluon_model import check_model_size
-from ..metrics import count_params, tokens_per_sec
+from ..history import result_row
+from ..metrics import count_params
 from ..plots import plot_sweep
 from ..training import callbacks_for, train_config
 from .common import add_config_flags, config_from_args, one_line_errors, parse_ctx, \
@@ -45,13 +46,8 @@ def run_one(config, scratch, data, ctx, verbose):
     label = f'{cell} x{num_layers}' + (f' p={dropout:g}' if dropout else '')
     history = train_config(net, train_iter, vocab, config, ctx, val_iter=val_iter,
                            label=label, callbacks=callbacks_for(config, verbose=verbose))
-    best = history['best_epoch']
     return {'cell': cell, 'layers': num_layers, 'dropout': dropout,
-            'parameters': count_params(net), 'epochs': history['epochs'],
-            'train_ppl': history['train_ppl'][-1], 'val_ppl': history['val_ppl'][-1],
-            'best_val_ppl': history['best_val_ppl'], 'best_epoch': best,
-            'best_seconds': sum(history['seconds'][:best]),
-            'tokens_per_sec': tokens_per_sec(history), 'seconds': sum(history['seconds'])}
+            'parameters': count_params(net), **result_row(history)}
 
 
 def run_name(cell, num_layers, dropout):

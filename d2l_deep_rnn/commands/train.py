@@ -18,7 +18,7 @@ from ..distributed import KVSTORES
 from ..factory import build_models
 from ..files import atomic_write_bytes
 from ..generate import default_prefix, predict
-from ..metrics import tokens_per_sec
+from ..history import result_row
 from ..plots import plot_diagnostics, plot_perplexity
 from ..training import callbacks_for, check_callbacks, train_config
 from .common import add_config_flags, config_from_args, interrupted, one_line_errors, \
@@ -95,7 +95,8 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
                                label=name, kvstore=kvstore, callbacks=extras(name))
         lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
-        results[name] = summarize(history, predict(default_prefix(vocab), 50, net, vocab, first))
+        sample = predict(default_prefix(vocab), 50, net, vocab, first)
+        results[name] = {**result_row(history), 'sample': sample}
         results[name]['history'] = history
         if diagnostics:
             results[name]['diagnostics'] = summarize_diagnostics(history)
@@ -148,16 +149,6 @@ def describe_texts(trained, held_out):
 def describe_cell(config):
     """'tanh RNN', 'GRU', 'LSTM'."""
     return f'{config.activation} RNN' if config.cell == 'rnn' else config.cell.upper()
-
-
-def summarize(history, sample):
-    """Final perplexities, the best validation perplexity and its epoch, tokens/s (the
-    first epoch, a warm-up, left out), seconds, the sample."""
-    return {'train_ppl': history['train_ppl'][-1],
-            'val_ppl': history['val_ppl'][-1] if history['val_ppl'] else None,
-            'best_val_ppl': history.get('best_val_ppl'), 'best_epoch': history.get('best_epoch'),
-            'tokens_per_sec': tokens_per_sec(history), 'seconds': sum(history['seconds']),
-            'sample': sample}
 
 
 def format_table(summary):
