@@ -18,7 +18,7 @@ from .callbacks import Callback
 from .config import Config, UsageError, check_positive_int, check_switch
 from .files import TEMP_SUFFIX, atomic_write, atomic_write_bytes, write_error
 from .factory import new_model
-from .gluon_model import net_ctx
+from .params import net_ctx
 from .machine import check_ctx
 from .texts import vocab_from_tokens
 

@@ -8,17 +8,16 @@ multiplies (H W_hh + b_hh). Weights are stored transposed: W_xh = i2h_weight[gat
 from mxnet import np
 
 from .config import UsageError
-from .gluon_model import DeepRNN, is_initialized
+from .cells import FUSED_GATE_ORDER
+from .gluon_model import DeepRNN
+from .params import is_initialized
 from .scratch_model import DeepRNNScratch
-
-FUSED_GATE_ORDER = {'rnn': 'h', 'gru': 'rzh', 'lstm': 'ifco'}
-
 
 def copy_params(src, dst):
     """Copy the weights of a `DeepRNN` into a `DeepRNNScratch` of the same shape, or back;
     afterwards both compute the same function. Both must be initialized."""
     if isinstance(src, DeepRNN) and isinstance(dst, DeepRNNScratch):
-        view, params = scratch_view, scratch_params
+        view, params = scratch_view, DeepRNNScratch.section_params
     elif isinstance(src, DeepRNNScratch) and isinstance(dst, DeepRNN):
         view, params = fused_view, fused_params
     else:
@@ -41,16 +40,6 @@ def check_same_shape(a, b):
                              f'({getattr(a, setting, None)!r} vs {getattr(b, setting, None)!r})')
 
 
-def scratch_params(net):
-    """The section's parameters of a `DeepRNNScratch` by short name: 'layer1_W_xh', ..., 'W_hq'."""
-    params = {}
-    for l, layer in enumerate(net.layers, start=1):
-        for name, param in layer._reg_params.items():
-            params[f'layer{l}_{name}'] = param
-    params.update(W_hq=net.W_hq, b_q=net.b_q)
-    return params
-
-
 def fused_params(net):
     """The parameters of a `DeepRNN` by short name: 'l0_i2h_weight', ..., 'dense_weight'."""
     params = {name: getattr(net.rnn, name) for name in fused_names(net.num_layers)}
@@ -64,7 +53,7 @@ def fused_names(num_layers):
 
 
 def scratch_view(net, grad=False):
-    """A `DeepRNN`'s weights (or gradients) in the section's layout, by `scratch_params` name.
+    """A `DeepRNN`'s weights (or gradients) in the section's layout, by `DeepRNNScratch.section_params` name.
 
     A scratch bias b_g is i2h_bias[g] + h2h_bias[g]; its gradient is i2h_bias's
     (h2h_bias and b_hh are frozen: their gradients are never used).
@@ -93,7 +82,7 @@ def scratch_view(net, grad=False):
 def fused_view(net):
     """A `DeepRNNScratch`'s weights in MXNet's fused layout, by `fused_params` name
     (all of a gate's bias goes to i2h_bias; h2h_bias is zero but for the GRU's b_hh)."""
-    scratch = {name: p.list_data()[0] for name, p in scratch_params(net).items()}
+    scratch = {name: p.list_data()[0] for name, p in net.section_params().items()}
     out = {}
     gates = FUSED_GATE_ORDER[net.cell]
     for i in range(net.num_layers):

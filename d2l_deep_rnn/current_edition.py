@@ -15,7 +15,9 @@ from mxnet import init
 from .config import UsageError, check_model, check_positive_int, check_positive_number
 from .data import find_corpus, unigram_perplexity
 from .generate import predict
-from .gluon_model import DROPPING_LAYERS, DeepRNN, check_model_size, is_frozen, is_initialized
+from .cells import check_model_size
+from .gluon_model import DROPPING_LAYERS, DeepRNN
+from .params import is_frozen, is_initialized
 from .scratch_model import DeepRNNScratch
 
 
@@ -99,7 +101,7 @@ class DeepRNNLM(d2l.RNNLMScratch):
                              f'{type(net).__name__}; for d2l\'s own rnn blocks use d2l.RNNLM')
         check_positive_number('lr', lr, " (the section's 2)")
         d2l.Classifier.__init__(self)
-        vocab_size = net.vocab_size
+        vocab_size = net.vocab_size  # noqa: F841  (save_hyperparameters keeps it, for d2l)
         self.save_hyperparameters()
         self.init_params()
 

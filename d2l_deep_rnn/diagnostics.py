@@ -25,9 +25,10 @@ from mxnet import np
 
 from .callbacks import Callback
 from .config import UsageError
-from .convert import fused_params, scratch_params, scratch_view
+from .convert import fused_params, scratch_view
 from .fast_scratch import layer_by_layer
-from .gluon_model import DeepRNN, is_frozen
+from .gluon_model import DeepRNN
+from .params import is_frozen
 from .metrics import sum_squares
 
 KEYS = ('grad_norm', 'clip_fraction', 'update_ratio', 'saturation', 'diag_layers')
@@ -42,7 +43,7 @@ def layer_names(num_layers):
 def layer_of(net):
     """{Parameter name: 0-based layer (num_layers for the output layer)} for either model:
     'l0_i2h_weight' or 'layer1_W_xh' -> 0, 'dense_weight' or 'W_hq' -> num_layers."""
-    named = fused_params(net) if isinstance(net, DeepRNN) else scratch_params(net)
+    named = fused_params(net) if isinstance(net, DeepRNN) else net.section_params()
     owner = {}
     for short, param in named.items():
         match = re.match(r'l(\d+)_|layer(\d+)_', short)
@@ -133,7 +134,7 @@ def section_weights(net, ctx):
     """Either model's weights by the section's names ('layer1_W_xh', ..., 'b_q'), on `ctx`."""
     if isinstance(net, DeepRNN):
         return {name: w.as_in_ctx(ctx) for name, w in scratch_view(net).items()}
-    return {name: p.data(ctx) for name, p in scratch_params(net).items()}
+    return {name: p.data(ctx) for name, p in net.section_params().items()}
 
 
 def saturation(net, inputs):

@@ -6,9 +6,11 @@ import mxnet as mx
 import numpy as onp
 from mxnet import init
 
+from .cells import check_model_size
 from .config import check_config, check_seed
 from .convert import copy_params
-from .gluon_model import DeepRNN, check_model_size, is_initialized  # noqa: F401
+from .gluon_model import DeepRNN
+from .params import is_initialized
 from .scratch_model import DeepRNNScratch
 
 MODELS = {'gluon': DeepRNN, 'scratch': DeepRNNScratch}  # the commands' --model names

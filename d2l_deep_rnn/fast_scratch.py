@@ -29,8 +29,7 @@ import mxnet as mx
 from mxnet.gluon import nn
 
 from . import dropout as dropouts
-
-GATES = {'rnn': 'h', 'gru': 'rzh', 'lstm': 'ifoc'}  # the order of the gates side by side
+from .cells import GATES
 
 
 def stacked(F, weights, l, gates):

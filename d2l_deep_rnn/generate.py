@@ -6,8 +6,8 @@ import numpy as onp
 from mxnet import np, npx
 
 from .config import UsageError, check_positive_int, check_seed
-from .gluon_model import is_initialized, net_ctx
 from .machine import check_ctx
+from .params import is_initialized, net_ctx
 
 MAX_PREDS = 10 ** 7  # predict's text is held whole; generate streams any length
 PREFIX = 'time traveller'  # the prompt of the samples the commands print

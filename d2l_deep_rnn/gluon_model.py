@@ -1,11 +1,11 @@
 """The concise deep RNN: MXNet's fused `rnn.RNN/GRU/LSTM(num_hiddens, num_layers)` plus a
 dense output layer, as the book's `RNNModel` (one-hot inputs, time-major outputs)."""
-import os
-
 from mxnet.gluon import nn, rnn
 
 from . import dropout as dropouts
-from .config import UsageError, check_model, check_positive_int
+from .cells import check_model_size
+from .config import check_model, check_positive_int
+from .params import freeze
 
 
 class LayerwiseDropout:
@@ -54,82 +54,6 @@ class LSTM(LayerwiseDropout, rnn.LSTM):
 
 FUSED_LAYERS = {'rnn': rnn.RNN, 'gru': rnn.GRU, 'lstm': rnn.LSTM}  # MXNet's, as the book uses
 DROPPING_LAYERS = {'rnn': RNN, 'gru': GRU, 'lstm': LSTM}
-GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
-MAX_ARRAY_SIZE = 2 ** 31 - 1  # MXNet 1.9.1's wheels index an array's elements with int32
-BYTES_PER_PARAM = 3 * 4  # float32 weights, gradients and the update's (or packing's) copy
-
-
-def num_params(vocab_size, num_hiddens, num_layers, cell):
-    """The section's parameters: G gates of (W_xg, W_hg, b_g) per layer, then W_hq, b_q."""
-    g, h, V = GATES[cell], num_hiddens, vocab_size
-    return g * (V * h + h * h + h) + (num_layers - 1) * g * (2 * h * h + h) + h * V + V
-
-
-def largest_array(vocab_size, num_hiddens, num_layers, cell, fused):
-    """Elements of the model's largest array: the fused kernel packs every recurrent weight
-    and both biases into one vector; the scratch model's largest is a layer's gates' W_x
-    side by side (the fast schedule) or W_hq."""
-    g, h, V = GATES[cell], num_hiddens, vocab_size
-    if fused:
-        return g * (V * h + h * h + 2 * h) + (num_layers - 1) * g * (2 * h * h + 2 * h)
-    return max(g * h * max(V, h), h * V)
-
-
-def available_memory():
-    """Bytes of memory this process could still get (Linux MemAvailable, else all RAM)."""
-    try:
-        with open('/proc/meminfo') as f:
-            for line in f:
-                if line.startswith('MemAvailable:'):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
-
-
-def check_model_size(vocab_size, num_hiddens, num_layers, cell, fused):
-    """Refuse, before anything is allocated, a model MXNet cannot hold (an array over its
-    2^31 - 1 element limit) or whose weights, gradients and update exceed free memory."""
-    settings = f'num_hiddens={num_hiddens}, num_layers={num_layers} ({cell})'
-    largest = largest_array(vocab_size, num_hiddens, num_layers, cell, fused)
-    if largest >= MAX_ARRAY_SIZE:  # MXNet checks size < 2^31 - 1
-        what = "the fused layer's packed weights" if fused else 'its largest weight array'
-        raise UsageError(f'{settings} needs {largest:,} values in {what}, over MXNet\'s limit '
-                         f'of 2^31 - 1 per array; use a smaller --num-hiddens or --num-layers')
-    need, free = BYTES_PER_PARAM * num_params(vocab_size, num_hiddens, num_layers, cell), \
-        available_memory()
-    if need > free:
-        raise UsageError(f'{settings} has {need // BYTES_PER_PARAM:,} parameters: their '
-                         f'weights, gradients and update need {need / 2 ** 30:,.1f} GiB, more '
-                         f'than the {free / 2 ** 30:,.1f} GiB of memory free here; use a '
-                         f'smaller --num-hiddens or --num-layers')
-
-
-def net_ctx(net, every=False):
-    """The context holding `net`'s parameters (`every`: the list of all of them)."""
-    ctxs = next(iter(net.collect_params().values())).list_ctx()
-    return ctxs if every else ctxs[0]
-
-
-def freeze(param):
-    """Keep `param` at its value under any SGD loop: a learning-rate multiplier of 0, but
-    still a gradient array, so loops written the book's way (which read every parameter's
-    `.grad` to clip) run unchanged. (`grad_req='null'` would leave `.grad` None.)"""
-    param.lr_mult = 0.0
-
-
-def is_frozen(param):
-    """True for a parameter that `freeze` fixed: our clipping and diagnostics skip it."""
-    return param.lr_mult == 0
-
-
-def is_initialized(param):
-    """True once `param` holds its arrays, on whichever contexts. (Gluon 1.9.1 has no public
-    test; `param.data()` also fails for an initialized parameter with several copies, none
-    on the default context cpu(0), as on [gpu(0), gpu(1)].)"""
-    return param._data is not None
-
-
 class DeepRNN(nn.HybridBlock):
     """`num_layers` stacked recurrent layers of `num_hiddens` units (one fused kernel),
     then O_t = H_t^(L) W_hq + b_q.

@@ -4,7 +4,7 @@ import math
 
 import mxnet as mx
 
-from .gluon_model import is_frozen
+from .params import is_frozen
 
 
 def perplexity(mean_loss):

@@ -41,14 +41,6 @@ def result_line(history, label=None):
     return f'{label}: {line}' if label else line
 
 
-def rnn_param_formula(vocab_size, num_hiddens, num_layers):
-    """Parameters of a deep tanh RNN by the section's equations: layer 1 has W_xh^(1) (d x h),
-    W_hh^(1) (h x h), b_h^(1) (h); each further layer 2h^2 + h; the output layer h q + q."""
-    d = q = vocab_size
-    h = num_hiddens
-    return (d * h + h * h + h) + (num_layers - 1) * (2 * h * h + h) + (h * q + q)
-
-
 def max_gap(histories):
     """The largest |difference| between any two runs' perplexities at the same epoch, over
     training and validation curves: dict(gap, relative, epoch, curve, between=(a, b))."""

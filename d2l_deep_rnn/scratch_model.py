@@ -20,7 +20,8 @@ from mxnet.gluon import nn
 from .config import check_model, check_positive_int, check_switch
 from . import dropout as dropouts
 from .fast_scratch import FastSchedule
-from .gluon_model import check_model_size, freeze
+from .cells import GATES, check_model_size
+from .params import freeze
 
 WEIGHT_INIT = init.Normal(0.01)  # the book's scratch models: N(0, 0.01^2) weights, zero biases
 
@@ -28,7 +29,7 @@ WEIGHT_INIT = init.Normal(0.01)  # the book's scratch models: N(0, 0.01^2) weigh
 class ScratchLayer(nn.HybridBlock):
     """One hidden layer for one time step: (H_t^(l-1), state_{t-1}^(l)) -> state_t^(l)."""
 
-    gates = ()  # gate letters g: each gate has W_xg (num_inputs, h), W_hg (h, h), b_g (h,)
+    gates = ''  # gate letters g (`cells.GATES`): each gate has W_xg (num_inputs, h), W_hg (h, h), b_g (h,)
 
     def __init__(self, num_inputs, num_hiddens, **kwargs):
         super().__init__(**kwargs)
@@ -55,7 +56,7 @@ class ScratchLayer(nn.HybridBlock):
 class RNNLayerScratch(ScratchLayer):
     """H_t^(l) = phi(H_t^(l-1) W_xh^(l) + H_{t-1}^(l) W_hh^(l) + b_h^(l))."""
 
-    gates = ('h',)
+    gates = GATES['rnn']
 
     def __init__(self, num_inputs, num_hiddens, activation='tanh', **kwargs):
         super().__init__(num_inputs, num_hiddens, **kwargs)
@@ -76,7 +77,7 @@ class GRULayerScratch(ScratchLayer):
     candidate; like that one in `DeepRNN`, it stays frozen (zero unless copied in).
     """
 
-    gates = ('r', 'z', 'h')
+    gates = GATES['gru']
 
     def __init__(self, num_inputs, num_hiddens, **kwargs):
         super().__init__(num_inputs, num_hiddens, **kwargs)
@@ -96,7 +97,7 @@ class GRULayerScratch(ScratchLayer):
 class LSTMLayerScratch(ScratchLayer):
     """Long short-term memory: input, forget and output gates, candidate memory C_tilde."""
 
-    gates = ('i', 'f', 'o', 'c')
+    gates = GATES['lstm']
 
     def hybrid_forward(self, F, X, H, C, W_xi, W_hi, b_i, W_xf, W_hf, b_f,
                        W_xo, W_ho, b_o, W_xc, W_hc, b_c):

@@ -22,11 +22,11 @@ from .diagnostics import Diagnostics
 from .distributed import ALONE, KVSTORES, join
 from .factory import ensure_initialized, set_seed
 from .history import new_history, record_epoch
-from .gluon_model import is_frozen
 from .machine import check_ctx
 from .metrics import perplexity, sum_squares
 # ClippedSGD here too: checkpoints of earlier versions pickled it as training.ClippedSGD
 from .optim import ClippedSGD, make_optimizer, server_optimizer  # noqa: F401
+from .params import is_frozen
 
 
 class TrainingDiverged(UsageError):

@@ -4,7 +4,6 @@ each kind: each is refused before any work in one line of the package's `UsageEr
 import math
 
 import mxnet as mx
-import pytest
 
 from d2l_deep_rnn import (Config, DeepRNN, DeepRNNLM, DeepRNNScratch, StackedRNN,
                           StackedRNNScratch, TimeMachine, UsageError, load_data_splits,
@@ -104,8 +103,6 @@ ACCEPTED = {
     ('Config', 'seed'): {'zero': 'a seed like any other'},
     ('train', 'seed'): {'zero': 'a seed like any other'},
     ('predict', 'seed'): {'zero': 'a seed like any other'},
-    ('Config', 'patience'): {'zero': 'never stop early, as the book'},
-    ('EarlyStopping', 'patience'): {},
     ('Config', 'lr'): {'float': 'a learning rate', 'huge': 'a learning rate (may diverge: '
                                                           'train then says so)'},
     ('train', 'lr'): {'float': 'a learning rate'},  # huge: diverges, TrainingDiverged's line

@@ -13,7 +13,7 @@ import pytest
 from d2l import mxnet as d2l
 from mxnet import autograd
 
-from d2l_deep_rnn import Config, DeepRNN, DeepRNNScratch, UsageError
+from d2l_deep_rnn import Config, DeepRNN, UsageError
 from d2l_deep_rnn.current_edition import DeepRNNLM, StackedRNN, StackedRNNScratch, TimeMachine
 from d2l_deep_rnn.data import CorpusError
 from d2l_deep_rnn.factory import build_models, set_seed

@@ -5,9 +5,8 @@ import numpy as onp
 import pytest
 from mxnet import autograd, gluon, np
 
-from d2l_deep_rnn.gluon_model import is_frozen
+from d2l_deep_rnn.params import is_frozen
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params, load_data_splits, train
-from d2l_deep_rnn.convert import scratch_params
 from d2l_deep_rnn.diagnostics import KEYS, Diagnostics, summarize
 from d2l_deep_rnn.training import make_trainer
 from d2l_deep_rnn.plots import plot_diagnostics
@@ -39,7 +38,7 @@ def hand_gradients(scratch):
         Y_hat, _ = copy(np.array(X), copy.begin_state(3))
         loss = gluon.loss.SoftmaxCrossEntropyLoss()(Y_hat, np.array(Y).T.reshape(-1))
         (loss.sum() / Y.size).backward()
-    named = scratch_params(copy)
+    named = copy.section_params()
     grads = {n: p.grad().asnumpy().astype('float64') for n, p in named.items()
              if not is_frozen(p)}
     weights = {n: p.data().asnumpy().astype('float64') for n, p in named.items()
@@ -50,7 +49,7 @@ def hand_gradients(scratch):
 def hand_saturation(scratch):
     """NumPy forward of the first batch from a zero state: per layer, the fraction of
     |H_t| > 0.95 (tanh RNN) or of sigmoid gates within 0.05 of 0 or 1 (LSTM)."""
-    w = {n: p.data().asnumpy().astype('float64') for n, p in scratch_params(scratch).items()}
+    w = {n: p.data().asnumpy().astype('float64') for n, p in scratch.section_params().items()}
     sigmoid = lambda z: 1 / (1 + onp.exp(-z))  # noqa: E731
     inputs = onp.eye(V)[X.T]  # (steps, batch, V)
     fractions = []
@@ -120,7 +119,7 @@ def test_both_models_replay_the_same_weights_by_name(cell):
     fused.initialize()
     copy_params(scratch, fused)
     ws, wf = section_weights(scratch, mx.cpu()), section_weights(fused, mx.cpu())
-    assert set(ws) == set(wf) == set(scratch_params(scratch))
+    assert set(ws) == set(wf) == set(scratch.section_params())
     for name in ws:
         onp.testing.assert_allclose(ws[name].asnumpy(), wf[name].asnumpy(), rtol=1e-6,
                                     atol=1e-7, err_msg=name)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from d2l_deep_rnn import DeepRNN, DeepRNNScratch, UsageError
+from d2l_deep_rnn import DeepRNN, DeepRNNScratch
 from d2l_deep_rnn.metrics import count_params, perplexity
 
 

@@ -8,14 +8,14 @@ import numpy as onp
 import pytest
 from mxnet import autograd, np
 
-from d2l_deep_rnn.gluon_model import is_frozen
+from d2l_deep_rnn.params import is_frozen
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params
-from d2l_deep_rnn.convert import scratch_params, scratch_view
+from d2l_deep_rnn.cells import GATES
+from d2l_deep_rnn.convert import scratch_view
 from d2l_deep_rnn.factory import ensure_initialized
 from d2l_deep_rnn.training import make_trainer, train_epoch
 
 V, H, BATCH, STEPS = 28, 16, 3, 5
-GATES = {'rnn': 1, 'gru': 3, 'lstm': 4}
 
 
 def make_pair(cell, num_layers, direction, activation='tanh', fast=False, **dropouts):
@@ -69,7 +69,7 @@ def test_scratch_agrees_with_fused_after_copy(cell, num_layers, direction, fast)
     for s, f in zip(state_s, state_f):
         assert s.shape == (num_layers, BATCH, H) and rel_err(s, f) < 1e-5
     expected = scratch_view(fused, grad=True)
-    params = {n: p for n, p in scratch_params(scratch).items() if not is_frozen(p)}
+    params = {n: p for n, p in scratch.section_params().items() if not is_frozen(p)}
     assert set(params) <= set(expected) and len(params) == len(expected)
     for name, p in params.items():
         assert rel_err(p.grad(), expected[name]) < 1e-5, name
@@ -93,7 +93,7 @@ def test_hybridized_equals_imperative(cell, fast):
     Y_s, _ = run(scratch, X, state)
     assert rel_err(Y_s, Y_f) < 1e-5
     expected = scratch_view(fused, grad=True)
-    for name, p in scratch_params(scratch).items():
+    for name, p in scratch.section_params().items():
         if not is_frozen(p):
             assert rel_err(p.grad(), expected[name]) < 1e-5, name
 
@@ -132,7 +132,7 @@ def test_fast_schedule_agrees_for_every_sequence_length(cell, hybridize):
         for s, f in zip(state_s, state_f):
             assert rel_err(s, f) < 1e-5
         expected = scratch_view(fused, grad=True)
-        for name, p in scratch_params(scratch).items():
+        for name, p in scratch.section_params().items():
             if not is_frozen(p):
                 assert rel_err(p.grad(), expected[name]) < 1e-5, (steps, name)
     assert sorted(scratch._schedule.graphs) == ([1, 2, 7] if hybridize else [])
@@ -145,9 +145,7 @@ def test_fast_schedule_takes_the_weights_by_name(cell):
     from d2l_deep_rnn.fast_scratch import layer_by_layer
     _, scratch = make_pair(cell, 3, 'to_scratch', fast=True)
     X, state = inputs(scratch)
-    params = scratch.section_params()
-    assert list(params) == list(scratch_params(scratch))  # the names `convert` uses
-    assert all(params[name] is p for name, p in scratch_params(scratch).items())
+    params = scratch.section_params()  # the names `convert` uses too
     weights = {name: p.data() for name, p in reversed(list(params.items()))}
     Y, new_state = layer_by_layer(mx.nd, X, state, weights, STEPS, **scratch.settings())
     Y_net, state_net = scratch(X, state)
@@ -176,9 +174,9 @@ def test_begin_state_shapes(cell, num_states):
 
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
 def test_section_parameters_and_shapes(cell):
-    L, g = 3, GATES[cell]
+    L, g = 3, len(GATES[cell])
     scratch = DeepRNNScratch(V, H, L, cell)
-    params = scratch_params(scratch)
+    params = scratch.section_params()
     extra = 1 if cell == 'gru' else 0  # the GRU's frozen b_hh
     assert len(params) == L * (3 * g + extra) + 2
     letter = {'rnn': 'h', 'gru': 'z', 'lstm': 'i'}[cell]
@@ -257,7 +255,7 @@ def test_copy_params_off_the_default_context(cell, direction, devices, on_device
             assert Y.ctx == c and rel_err(Y, Y0) < 1e-5
             assert all(s.ctx == c and rel_err(s, s0) < 1e-5 for s, s0 in zip(new_state, state0))
     expected = scratch_view(fused, grad=True)  # each device ran the same batch
-    for name, p in scratch_params(scratch).items():
+    for name, p in scratch.section_params().items():
         assert is_frozen(p) or all(rel_err(g, expected[name]) < 1e-5 for g in p.list_grad())
     on_devices(fused, devices)
     on_devices(scratch, devices)
@@ -288,7 +286,7 @@ import mxnet as mx
 from mxnet import np
 from d2l_deep_rnn import DeepRNN, DeepRNNScratch, load_data_time_machine
 from d2l_deep_rnn.factory import set_seed
-from d2l_deep_rnn.gluon_model import is_frozen
+from d2l_deep_rnn.params import is_frozen
 
 path, data_dir, runs = sys.argv[1], sys.argv[2] or None, json.loads(sys.argv[3])
 spec = importlib.util.spec_from_file_location('d2l_book', path)  # not `d2l`: that is 1.0.3
@@ -354,7 +352,7 @@ def test_the_books_own_train_ch8_trains_both_models(book_runs, model, cell, num_
 
 def test_fused_packed_size_is_what_mxnet_allocates():
     """`largest_array(fused=True)` counts exactly the fused kernel's packed parameters."""
-    from d2l_deep_rnn.gluon_model import largest_array, num_params
+    from d2l_deep_rnn.cells import largest_array, num_params
     for cell in ('rnn', 'gru', 'lstm'):
         net = DeepRNN(V, H, 3, cell)
         rnn_sizes = sum(int(onp.prod(p.shape)) for p in net.rnn.collect_params().values())
@@ -366,9 +364,9 @@ def test_fused_packed_size_is_what_mxnet_allocates():
 
 @pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
 def test_a_model_larger_than_free_memory_is_refused(Model, monkeypatch):
-    from d2l_deep_rnn import gluon_model
+    from d2l_deep_rnn import cells
     from d2l_deep_rnn.config import UsageError
-    monkeypatch.setattr(gluon_model, 'available_memory', lambda: 2 ** 30)  # 1 GiB free
+    monkeypatch.setattr(cells, 'available_memory', lambda: 2 ** 30)  # 1 GiB free
     Model(28, 2048, 2, 'lstm')  # 50,634,780 parameters: 0.6 GiB
     with pytest.raises(UsageError, match=r'^num_hiddens=4096, num_layers=2 \(lstm\) has '
                        r'201,932,828 parameters: their weights, gradients and update need '
@@ -469,7 +467,7 @@ def assert_same_pass(fused, fused_out, scratch, scratch_out):
     for s, f in zip(state_s, state_f):
         assert rel_err(s, f) < 1e-5
     expected = scratch_view(fused, grad=True)
-    for name, p in scratch_params(scratch).items():
+    for name, p in scratch.section_params().items():
         if not is_frozen(p):
             assert rel_err(p.grad(), expected[name]) < 1e-5, name
 
@@ -589,7 +587,7 @@ def test_weight_dropout_with_a_fixed_mask_drops_the_same_recurrent_weights_alike
     monkeypatch.setattr(dropout, 'recurrent_weights', fixed_weight_mask(calls))
     monkeypatch.setattr(dropout, 'between_layers', fixed_mask(other))
     monkeypatch.setattr(dropout, 'before_output', fixed_mask(other))
-    G = GATES[cell]
+    G = len(GATES[cell])
     plain, (fused, fast, steps) = dropping_models(cell, 2, weight_dropout=0.25)
     X, state = inputs(fused)
     Y_f, state_f = run(fused, X, state)

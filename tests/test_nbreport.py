@@ -1,13 +1,11 @@
 import mxnet as mx
 import pytest
 
-from d2l_deep_rnn import DeepRNN, DeepRNNScratch
 from d2l_deep_rnn.config import UsageError
 from d2l_deep_rnn.history import tokens_per_sec
-from d2l_deep_rnn.metrics import count_params
 from d2l_deep_rnn.nbreport import (best_run, compare_runs, diagnostic_sentences, format_duration,
                                    gap_line, generalization_observations, max_gap, produced_line,
-                                   result_line, rnn_param_formula, run_label, run_table)
+                                   result_line, run_label, run_table)
 
 
 def history(train_ppl, val_ppl, rates, seconds):
@@ -121,18 +119,6 @@ def test_diagnostic_sentences_cite_the_per_layer_figures():
     sentences = compare_runs({'1 layer': one, '2 layers': two})
     assert sentences[-8:] == diagnostic_sentences({'1 layer': one, '2 layers': two})
     assert not any(s.startswith('Gradients') for s in compare_runs({'a': ONE, 'b': TWO}))
-
-
-def test_parameter_counts_match_the_equations():
-    # 28 tokens, h = 32: (28*32 + 32*32 + 32) + (32*28 + 28) = 2,876; + (2*32*32 + 32) per layer
-    assert rnn_param_formula(28, 32, 1) == 2876 and rnn_param_formula(28, 32, 2) == 4956
-    for layers in (1, 2, 3):
-        expected = rnn_param_formula(28, 32, layers)
-        assert count_params(DeepRNNScratch(28, 32, layers, 'rnn')) == expected
-        assert count_params(DeepRNN(28, 32, layers, 'rnn')) == expected  # h2h_bias is frozen
-    lstm = 4 * (28 * 8 + 8 * 8 + 8) + 4 * (2 * 8 * 8 + 8) + 8 * 28 + 28  # 4 gates per layer
-    assert count_params(DeepRNNScratch(28, 8, 2, 'lstm')) == lstm
-    assert count_params(DeepRNN(28, 8, 2, 'lstm')) == lstm
 
 
 def test_durations_and_the_produced_line():

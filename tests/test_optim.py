@@ -8,7 +8,7 @@ from mxnet import autograd
 from d2l_deep_rnn import DeepRNN, UsageError, train
 from d2l_deep_rnn.diagnostics import Diagnostics
 from d2l_deep_rnn.factory import set_seed
-from d2l_deep_rnn.gluon_model import is_frozen
+from d2l_deep_rnn.params import is_frozen
 from d2l_deep_rnn.training import grad_clipping, make_trainer
 
 

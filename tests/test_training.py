@@ -5,7 +5,7 @@ from d2l_deep_rnn import (Config, DeepRNN, DeepRNNScratch, copy_params, load_dat
                           train)
 from d2l_deep_rnn.callbacks import Progress
 from d2l_deep_rnn.factory import set_seed
-from d2l_deep_rnn.gluon_model import is_frozen
+from d2l_deep_rnn.params import is_frozen
 from d2l_deep_rnn.training import TrainingDiverged, callbacks_for, evaluate_perplexity
 
 

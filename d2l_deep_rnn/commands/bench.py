@@ -43,7 +43,8 @@ from ..config import Config, UsageError, check_positive_int
 from ..data import load_data_splits
 from ..factory import build_model, set_seed
 from ..files import atomic_write_bytes
-from ..gluon_model import FUSED_LAYERS, GATES, DeepRNN, check_model_size
+from ..cells import GATES, check_model_size
+from ..gluon_model import FUSED_LAYERS, DeepRNN
 from ..machine import describe_host
 from ..scratch_model import DeepRNNScratch
 from ..threads import thread_cap
@@ -66,7 +67,7 @@ def flops_per_token(cell, num_layers, num_hiddens, vocab_size):
     """Floating-point operations to train on one token: the forward pass's multiply-adds
     (inputs and hidden products of every gate, then the output layer), x2 for multiply and add,
     x3 for forward plus backward (gradients of inputs and of weights)."""
-    g, h = GATES[cell], num_hiddens
+    g, h = len(GATES[cell]), num_hiddens
     macs = g * h * (vocab_size + h) + (num_layers - 1) * g * h * (2 * h) + h * vocab_size
     return 3 * 2 * macs
 

@@ -14,11 +14,11 @@ import io
 import json
 import os
 
+from ..cells import check_model_size
 from ..config import CELLS, Config, UsageError, check_choice, check_positive_int
 from ..data import load_data_config
 from ..factory import build_model
 from ..files import atomic_write_bytes
-from ..gluon_model import check_model_size
 from ..history import result_row
 from ..metrics import count_params
 from ..plots import plot_sweep
