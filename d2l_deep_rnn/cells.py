@@ -11,6 +11,7 @@ GATES = {'rnn': 'h', 'gru': 'rzh', 'lstm': 'ifoc'}  # as DeepRNNScratch computes
 FUSED_GATE_ORDER = {'rnn': 'h', 'gru': 'rzh', 'lstm': 'ifco'}  # as the fused kernel stacks them
 MAX_ARRAY_SIZE = 2 ** 31 - 1  # MXNet 1.9.1's wheels index an array's elements with int32
 BYTES_PER_PARAM = 3 * 4  # float32 weights, gradients and the update's (or packing's) copy
+FIX = 'num_hiddens or num_layers (--num-hiddens, --num-layers)'  # in Python and commands
 
 
 def num_params(vocab_size, num_hiddens, num_layers, cell):
@@ -49,11 +50,11 @@ def check_model_size(vocab_size, num_hiddens, num_layers, cell, fused):
     if largest >= MAX_ARRAY_SIZE:  # MXNet checks size < 2^31 - 1
         what = "the fused layer's packed weights" if fused else 'its largest weight array'
         raise UsageError(f'{settings} needs {largest:,} values in {what}, over MXNet\'s limit '
-                         f'of 2^31 - 1 per array; use a smaller --num-hiddens or --num-layers')
+                         f'of 2^31 - 1 per array; use a smaller {FIX}')
     need, free = BYTES_PER_PARAM * num_params(vocab_size, num_hiddens, num_layers, cell), \
         available_memory()
     if need > free:
         raise UsageError(f'{settings} has {need // BYTES_PER_PARAM:,} parameters: their '
                          f'weights, gradients and update need {need / 2 ** 30:,.1f} GiB, more '
                          f'than the {free / 2 ** 30:,.1f} GiB of memory free here; use a '
-                         f'smaller --num-hiddens or --num-layers')
+                         f'smaller {FIX}')

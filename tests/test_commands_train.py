@@ -119,7 +119,7 @@ HUGE = 'num_hiddens=40000, num_layers=100 (rnn) has 318,406,240,028 parameters: 
 @pytest.mark.parametrize('args, words', [
     (['--num-hiddens', '100000000', *LSTM],
      BIG + "the fused layer's packed weights, over MXNet's limit of 2^31 - 1 per array; use "
-     "a smaller --num-hiddens or --num-layers"),
+     "a smaller num_hiddens or num_layers (--num-hiddens, --num-layers)"),
     (['--num-hiddens', '100000000', *LSTM, '--model', 'scratch'],
      BIG.replace('120,000,012,800,000,000', '40,000,000,000,000,000') + 'its largest weight '
      "array, over MXNet's limit of 2^31 - 1 per array"),

@@ -371,7 +371,7 @@ def test_a_model_larger_than_free_memory_is_refused(Model, monkeypatch):
     with pytest.raises(UsageError, match=r'^num_hiddens=4096, num_layers=2 \(lstm\) has '
                        r'201,932,828 parameters: their weights, gradients and update need '
                        r'2\.3 GiB, more than the 1\.0 GiB of memory free here; use a smaller '
-                       r'--num-hiddens or --num-layers$'):
+                       r'num_hiddens or num_layers \(--num-hiddens, --num-layers\)$'):
         Model(28, 4096, 2, 'lstm')
 
 
