@@ -49,7 +49,8 @@ ROLES = ('scheduler', 'server', 'worker')
 # A scheduler or server is `import mxnet` with DMLC_ROLE set; the default SIGINT action lets
 # Ctrl-C stop it (Python's handler would wait for a return from ps-lite that never comes).
 SERVICE_CODE = 'import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); import mxnet'
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the folder that holds the package: every process of the job imports this copy of it
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRACE_S = 5.0  # how long a process may take to end after SIGTERM, before SIGKILL
 FORWARD_GRACE_S = 2.0  # after a forwarded Ctrl-C (a worker waiting on the others ignores it)
 HEARTBEAT_S = 1  # a multi-host job's default PS_HEARTBEAT_INTERVAL (ps-lite's heartbeats)
@@ -222,7 +223,7 @@ def dmlc_env(role, host, port, servers, workers, node_host=None, node_port=None,
     env.update(DMLC_ROLE=role, DMLC_PS_ROOT_URI=host, DMLC_PS_ROOT_PORT=str(port),
                DMLC_NUM_SERVER=str(servers), DMLC_NUM_WORKER=str(workers),
                PYTHONUNBUFFERED='1',
-               PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT,
+               PYTHONPATH=os.pathsep.join(filter(None, [REPOSITORY,
                                                         os.environ.get('PYTHONPATH')])))
     if node_host:
         env['DMLC_NODE_HOST'] = node_host
