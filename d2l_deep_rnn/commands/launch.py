@@ -39,8 +39,7 @@ from mxnet.kvstore.kvstore_server import KVStoreServer
 from ..config import UsageError, check_positive_int
 from ..data import named_corpus
 from ..files import atomic_write_bytes
-from . import train
-from .common import ArgumentParser, one_line_errors, prepare_out_dir
+from .common import config_from_args, one_line_errors, prepare_out_dir
 
 HELP = "the main job on MXNet's parameter server (dist_sync), one process per role"
 FORMATTER = argparse.RawDescriptionHelpFormatter
@@ -117,7 +116,6 @@ def add_arguments(parser):
                         help='run only this role of a job spread over several hosts')
     parser.add_argument('--scheduler', default=None, metavar='HOST:PORT',
                         help="with --role: the scheduler's address, the same on every host")
-    parser.set_defaults(train_argv=[])
 
 
 def split_argv(argv):
@@ -167,13 +165,10 @@ def parse_address(text):
     return host, int(port)
 
 
-def check_train_args(train_argv, workers, kvstore):
-    """Parse the training flags as every worker will, and refuse what a parameter-server
-    job cannot run, before anything starts; returns the parsed flags."""
-    parser = ArgumentParser(prog='python -m d2l_deep_rnn launch ... -- (training flags)')
-    train.add_arguments(parser)
-    args = parser.parse_args(train_argv)
-    config = train.config_from_args(args)
+def check_train_args(args, workers, kvstore):
+    """Refuse, before anything starts, training flags (parsed as every worker will parse
+    them) that a parameter-server job cannot run."""
+    config = config_from_args(args)
     if args.model == 'both':
         raise UsageError('a parameter-server job trains one model; give --model gluon or '
                          '--model scratch after --')
@@ -183,7 +178,6 @@ def check_train_args(train_argv, workers, kvstore):
     if config.batch_size < workers:
         raise UsageError(f'--batch-size {config.batch_size} cannot be split across {workers} '
                          f'workers; use a batch size of at least {workers} or fewer workers')
-    return args
 
 
 def check_port_free(host, port):
@@ -503,14 +497,14 @@ def run_local(args, train_argv, out):
 
 @one_line_errors
 def run(args):
-    """`python -m d2l_deep_rnn launch ...` from parsed flags; returns the exit status."""
+    """`python -m d2l_deep_rnn launch ...` from parsed flags (the training flags in
+    `args.train_args`, as given in `args.train_argv`); returns the exit status."""
     check_launch_args(args)
-    train_args = check_train_args(args.train_argv, args.workers, args.kvstore)
+    check_train_args(args.train_args, args.workers, args.kvstore)
     if args.role in (None, 'worker'):  # a worker's host needs the corpus named
-        named_corpus(train_args.data_dir)
+        named_corpus(args.train_args.data_dir)
     if args.port is not None and args.role in (None, 'scheduler'):
         check_port_free(args.host, args.port)
     if args.role is not None:
         return run_role(args, args.train_argv)
-    return run_local(args, args.train_argv, train_args.out)
-
+    return run_local(args, args.train_argv, args.train_args.out)
