@@ -5,9 +5,9 @@
 starts, on this machine, the scheduler, the servers and the workers of one `dist_sync` job
 (each a child process in its own process group), streams worker 0's output, keeps every
 process's output in `<--out>/logs/` (with `pids.json`), and exits 0 once every worker has
-exited 0, after stopping the scheduler and the servers: the main job ends without
-ps-lite's shutdown handshake (MXNet 1.9.1 aborts at exit after one), so they never stop
-by themselves. If any process dies first, it stops the others and names the dead one.
+exited 0, after stopping the scheduler and the servers: the workers end without ps-lite's
+shutdown handshake (`distributed.end_without_shutdown`), so those never stop by themselves.
+If any process dies first, it stops the others and names the dead one.
 Each process gets OMP_NUM_THREADS = cores / workers (unless set): the workers share the
 cores rather than each spinning a thread per core.
 
@@ -38,6 +38,7 @@ from mxnet.kvstore.kvstore_server import KVStoreServer
 
 from ..config import UsageError, check_positive_int
 from ..data import named_corpus
+from ..distributed import end_without_shutdown
 from ..files import atomic_write_bytes
 from .common import config_from_args, one_line_errors, prepare_out_dir
 
@@ -338,9 +339,10 @@ def watch_heartbeats(kv, workers, servers, timeout_s, poll_s=1.0):
 
 
 def end_scheduler(code, message):
-    """Say why in one line and end the whole process (ps-lite holds its main thread)."""
+    """Say why in one line and end the scheduler: this thread ends the whole process (ps-lite
+    holds the main thread)."""
     print(f'launch: {message}', file=sys.stderr, flush=True)
-    os._exit(code)
+    end_without_shutdown(code)
 
 
 def start(role, index, command, env, log_dir, stream=False):
