@@ -40,6 +40,7 @@ from ..config import UsageError, check_positive_int
 from ..data import named_corpus
 from ..distributed import end_without_shutdown
 from ..files import atomic_write_bytes
+from . import watcher
 from .common import config_from_args, one_line_errors, prepare_out_dir
 
 HELP = "the main job on MXNet's parameter server (dist_sync), one process per role"
@@ -61,30 +62,6 @@ SCHEDULER_CODE = ('import os, signal; signal.signal(signal.SIGINT, signal.SIG_DF
                   'role = os.environ.pop("DMLC_ROLE"); import mxnet; '
                   'os.environ["DMLC_ROLE"] = role; '
                   'from d2l_deep_rnn.commands.launch import run_scheduler; run_scheduler()')
-# The watcher of a multi-host job's server or worker (start_watcher): it stops that process
-# (argv pid) once the scheduler, having answered, has not accepted a connection for `timeout`
-# seconds (the job has ended), and ends by itself when the process ends (`ended`, a pipe,
-# becomes readable: EOF).
-WATCHER_CODE = '''
-import os, select, signal, socket, sys, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the process it watches
-pid, ended, host, port, timeout, name = sys.argv[1:]
-pid, ended, port, timeout = int(pid), int(ended), int(port), int(timeout)
-answered = None  # when the scheduler last accepted a connection
-while not select.select([ended], [], [], 1)[0]:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        answered = time.monotonic()
-    except OSError:
-        if answered is not None and time.monotonic() - answered > timeout:
-            print(f"launch: the scheduler at {host}:{port} has not answered for {timeout} s "
-                  f"(the job has ended); stopped this {name} (pid {pid})",
-                  file=sys.stderr, flush=True)
-            os.kill(pid, signal.SIGTERM)
-            if not select.select([ended], [], [], 5)[0]:
-                os.kill(pid, signal.SIGKILL)
-            sys.exit(1)
-'''
 
 
 @dataclasses.dataclass
@@ -266,25 +243,12 @@ def run_role(args, train_argv):
     sys.stderr.flush()
     if args.role == 'scheduler':  # it watches the others itself (run_scheduler)
         return os.execve(sys.executable, command, env)
-    watcher, alive = start_watcher(args.role, args.host, args.port, timeout)
+    process, alive = watcher.start(args.role, args.host, args.port, timeout)
     try:
         os.execve(sys.executable, command, env)
     finally:  # only if the exec failed: the watcher sees EOF and ends
         os.close(alive)
-        watcher.wait()
-
-
-def start_watcher(role, host, port, timeout_s):
-    """Start the watcher (WATCHER_CODE) of this process, which is about to become `role`;
-    returns it and the pipe end that the role keeps open, across exec, until it ends."""
-    ended, alive = os.pipe()
-    os.set_inheritable(alive, True)
-    watcher = subprocess.Popen(
-        [sys.executable, '-I', '-c', WATCHER_CODE, str(os.getpid()), str(ended), host,
-         str(port), str(timeout_s), role],
-        stdin=subprocess.DEVNULL, pass_fds=(ended,))
-    os.close(ended)
-    return watcher, alive
+        process.wait()
 
 
 def run_scheduler():
