@@ -19,10 +19,10 @@ Across machines each host runs one role in the foreground instead:
 docs/distributed.md ("More than one machine"). ps-lite never notices a dead process, so
 there the scheduler watches every other process's heartbeats and ends when one falls silent
 (or when every worker has ended), and each server and worker has a watcher process that
-stops it once the scheduler is gone.
+stops it once the scheduler is gone. The scheduler and the servers are `services.py`, the
+watcher `watcher.py`, a worker the main job (`train`).
 """
 import argparse
-import ctypes
 import dataclasses
 import json
 import os
@@ -33,35 +33,22 @@ import sys
 import threading
 import time
 
-import mxnet as mx
-from mxnet.kvstore.kvstore_server import KVStoreServer
-
 from ..config import UsageError, check_positive_int
 from ..data import named_corpus
-from ..distributed import end_without_shutdown
 from ..files import atomic_write_bytes
-from . import watcher
+from . import services, watcher
 from .common import config_from_args, one_line_errors, prepare_out_dir
 
 HELP = "the main job on MXNet's parameter server (dist_sync), one process per role"
 FORMATTER = argparse.RawDescriptionHelpFormatter
 
 ROLES = ('scheduler', 'server', 'worker')
-# A scheduler or server is `import mxnet` with DMLC_ROLE set; the default SIGINT action lets
-# Ctrl-C stop it (Python's handler would wait for a return from ps-lite that never comes).
-SERVICE_CODE = 'import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); import mxnet'
 # the folder that holds the package: every process of the job imports this copy of it
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRACE_S = 5.0  # how long a process may take to end after SIGTERM, before SIGKILL
 FORWARD_GRACE_S = 2.0  # after a forwarded Ctrl-C (a worker waiting on the others ignores it)
 HEARTBEAT_S = 1  # a multi-host job's default PS_HEARTBEAT_INTERVAL (ps-lite's heartbeats)
 SILENCE_S = 10  # and PS_HEARTBEAT_TIMEOUT: a process silent this long counts as gone
-# The scheduler of a multi-host job: MXNet is imported without DMLC_ROLE (with it, the import
-# would become the scheduler at once), then run_scheduler runs it beside watch_heartbeats.
-SCHEDULER_CODE = ('import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL); '
-                  'role = os.environ.pop("DMLC_ROLE"); import mxnet; '
-                  'os.environ["DMLC_ROLE"] = role; '
-                  'from d2l_deep_rnn.commands.launch import run_scheduler; run_scheduler()')
 
 
 @dataclasses.dataclass
@@ -205,13 +192,11 @@ def dmlc_env(role, host, port, servers, workers, node_host=None, node_port=None,
 
 
 def role_command(role, train_argv, kvstore, address, watch=False):
-    """The command line of one process: `import mxnet` for a scheduler or server (the
-    import runs it), the main job for a worker; with `watch`, a scheduler that watches
-    the others' heartbeats."""
+    """The command line of one process: the main job for a worker, `services.command` for
+    the scheduler or a server; with `watch`, a scheduler that watches the heartbeats."""
     if role == 'worker':
         return [sys.executable, '-m', 'd2l_deep_rnn', *train_argv, '--kvstore', kvstore]
-    code = SCHEDULER_CODE if watch and role == 'scheduler' else SERVICE_CODE
-    return [sys.executable, '-c', code, 'd2l_deep_rnn', role, address]
+    return services.command(role, address, watch)
 
 
 def heartbeat_settings():
@@ -241,7 +226,7 @@ def run_role(args, train_argv):
     print(f'launch: {args.role} of a job with {args.workers} worker(s) and {args.servers} '
           f'server(s), scheduler at {args.host}:{args.port}', flush=True)
     sys.stderr.flush()
-    if args.role == 'scheduler':  # it watches the others itself (run_scheduler)
+    if args.role == 'scheduler':  # it watches the others itself (services.schedule)
         return os.execve(sys.executable, command, env)
     process, alive = watcher.start(args.role, args.host, args.port, timeout)
     try:
@@ -249,64 +234,6 @@ def run_role(args, train_argv):
     finally:  # only if the exec failed: the watcher sees EOF and ends
         os.close(alive)
         process.wait()
-
-
-def run_scheduler():
-    """The scheduler of a multi-host job (as `import mxnet` runs it with DMLC_ROLE set),
-    with watch_heartbeats beside it; the DMLC_ and PS_HEARTBEAT_ variables say the rest."""
-    kv = mx.kv.create('dist')
-    counts = int(os.environ['DMLC_NUM_WORKER']), int(os.environ['DMLC_NUM_SERVER'])
-    threading.Thread(target=watch_heartbeats,
-                     args=(kv, *counts, int(os.environ['PS_HEARTBEAT_TIMEOUT'])),
-                     name='heartbeats', daemon=True).start()
-    KVStoreServer(kv).run()
-
-
-def silent(kv, node_id, timeout_s):
-    """Whether ps-lite's scheduler has had no heartbeat from node `node_id` for
-    `timeout_s` seconds (MXNet 1.9.1's C API has the question, its Python does not)."""
-    number = ctypes.c_int()
-    mx.base.check_call(mx.base._LIB.MXKVStoreGetNumDeadNode(
-        kv.handle, node_id, ctypes.byref(number), timeout_s))
-    return number.value > 0
-
-
-def silent_ranks(kv, workers, servers, timeout_s):
-    """The ranks of the silent workers and of the silent servers (ps-lite numbers the
-    server of rank r 8 + 2r, the worker 9 + 2r)."""
-    return ([r for r in range(workers) if silent(kv, 9 + 2 * r, timeout_s)],
-            [r for r in range(servers) if silent(kv, 8 + 2 * r, timeout_s)])
-
-
-def watch_heartbeats(kv, workers, servers, timeout_s, poll_s=1.0):
-    """End this scheduler once every worker has fallen silent (exit 0: the job is over), or
-    once a server has, or a worker has while another still runs `timeout_s` later (exit 1,
-    naming it: the others would wait for it forever). The delay lets rank 0 write its
-    outputs after the others have ended."""
-    time.sleep(timeout_s)  # nothing can be silent for longer yet
-    first_silence = None
-    while True:
-        silent_workers, silent_servers = silent_ranks(kv, workers, servers, timeout_s)
-        if len(silent_workers) == workers:
-            end_scheduler(0, f'every worker has ended (none sent a heartbeat for '
-                             f'{timeout_s} s); stopping the scheduler')
-        if not silent_workers:
-            first_silence = None
-        elif first_silence is None:
-            first_silence = time.monotonic()
-        if silent_servers or (silent_workers and time.monotonic() - first_silence > timeout_s):
-            names = ([f'the worker of rank {r}' for r in silent_workers]
-                     + [f'the server of rank {r}' for r in silent_servers])
-            end_scheduler(1, f'{" and ".join(names)} sent no heartbeat for {timeout_s} s '
-                             f'(died, or its host is unreachable); ending the job')
-        time.sleep(poll_s)
-
-
-def end_scheduler(code, message):
-    """Say why in one line and end the scheduler: this thread ends the whole process (ps-lite
-    holds the main thread)."""
-    print(f'launch: {message}', file=sys.stderr, flush=True)
-    end_without_shutdown(code)
 
 
 def start(role, index, command, env, log_dir, stream=False):
