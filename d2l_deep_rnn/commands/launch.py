@@ -19,24 +19,22 @@ Across machines each host runs one role in the foreground instead:
 docs/distributed.md ("More than one machine"). ps-lite never notices a dead process, so
 there the scheduler watches every other process's heartbeats and ends when one falls silent
 (or when every worker has ended), and each server and worker has a watcher process that
-stops it once the scheduler is gone. The scheduler and the servers are `services.py`, the
-watcher `watcher.py`, a worker the main job (`train`).
+stops it once the scheduler is gone.
+
+The scheduler and the servers are `services.py`, the watcher `watcher.py`, a worker the main
+job (`train`); on one machine `children.py` starts, supervises and stops them.
 """
 import argparse
-import dataclasses
 import json
 import os
 import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
 
 from ..config import UsageError, check_positive_int
 from ..data import named_corpus
 from ..files import atomic_write_bytes
-from . import services, watcher
+from . import children, services, watcher
 from .common import config_from_args, one_line_errors, prepare_out_dir
 
 HELP = "the main job on MXNet's parameter server (dist_sync), one process per role"
@@ -45,24 +43,9 @@ FORMATTER = argparse.RawDescriptionHelpFormatter
 ROLES = ('scheduler', 'server', 'worker')
 # the folder that holds the package: every process of the job imports this copy of it
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-GRACE_S = 5.0  # how long a process may take to end after SIGTERM, before SIGKILL
 FORWARD_GRACE_S = 2.0  # after a forwarded Ctrl-C (a worker waiting on the others ignores it)
 HEARTBEAT_S = 1  # a multi-host job's default PS_HEARTBEAT_INTERVAL (ps-lite's heartbeats)
 SILENCE_S = 10  # and PS_HEARTBEAT_TIMEOUT: a process silent this long counts as gone
-
-
-@dataclasses.dataclass
-class Child:
-    """One started process of the job."""
-    role: str
-    index: int
-    popen: subprocess.Popen
-    log: str
-
-    @property
-    def name(self):
-        """'scheduler', 'server 0', 'worker 1'."""
-        return 'scheduler' if self.role == 'scheduler' else f'{self.role} {self.index}'
 
 
 def add_arguments(parser):
@@ -90,6 +73,21 @@ def split_argv(argv):
         return argv, []
     cut = argv.index('--')
     return argv[:cut], argv[cut + 1:]
+
+
+@one_line_errors
+def run(args):
+    """`python -m d2l_deep_rnn launch ...` from parsed flags (the training flags in
+    `args.train_args`, as given in `args.train_argv`); returns the exit status."""
+    check_launch_args(args)
+    check_train_args(args.train_args, args.workers, args.kvstore)
+    if args.role in (None, 'worker'):  # a worker's host needs the corpus named
+        named_corpus(args.train_args.data_dir)
+    if args.port is not None and args.role in (None, 'scheduler'):
+        check_port_free(args.host, args.port)
+    if args.role is not None:
+        return run_role(args, args.train_argv)
+    return run_local(args, args.train_argv, args.train_args.out)
 
 
 def check_launch_args(args):
@@ -156,6 +154,66 @@ def check_port_free(host, port):
                              f'port, or another address of this machine') from None
 
 
+def run_local(args, train_argv, out):
+    """The whole job on this machine; returns the launcher's exit status."""
+    log_dir = os.path.join(out, 'logs')
+    prepare_out_dir(log_dir, '--out')
+    received = []  # SIGINT/SIGTERM only set this: the loops below notice and clean up
+    handlers = {s: signal.signal(s, lambda signum, frame: received.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    started, threads = [], []
+    try:
+        start_job(args, train_argv, log_dir, started, received)
+        threads = [children.stream_output(c) for c in started if c.popen.stdout is not None]
+        failed = children.supervise(started, received)
+        if received:
+            name = signal.Signals(received[0]).name
+            print(f'launch: interrupted ({name}); stopping the job (logs in {log_dir})',
+                  file=sys.stderr, flush=True)
+            children.stop(started, signals=(received[0],), grace_s=FORWARD_GRACE_S)
+            return 128 + received[0]
+        if failed is not None:
+            children.stop(started)
+            for thread in threads:  # worker 0's log complete before reading its last line
+                thread.join(timeout=children.GRACE_S)
+            print(f'launch: {children.describe_exit(failed)}; stopped the others; its log: '
+                  f'{failed.log}', file=sys.stderr, flush=True)
+            return 2 if failed.role == 'worker' and failed.popen.returncode == 2 else 1
+        return 0
+    finally:
+        children.stop(started)  # the scheduler and servers after success; all otherwise
+        for thread in threads:
+            thread.join(timeout=children.GRACE_S)
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+
+
+def start_job(args, train_argv, log_dir, started, received):
+    """Start the scheduler, the servers and the workers, appending each to `started` as
+    soon as it runs (so that a failure part-way stops those already started); stop
+    starting if a signal is `received`."""
+    count = args.servers + args.workers
+    ports = [p for p in free_ports(args.host, count + 1) if p != args.port]
+    if args.port is None:
+        args.port = ports.pop(0)
+    address = f'{args.host}:{args.port}'
+    plan = ([('scheduler', 0, None)] + [('server', i, ports[i]) for i in range(args.servers)]
+            + [('worker', i, ports[args.servers + i]) for i in range(args.workers)])
+    threads = max(1, (os.cpu_count() or 1) // args.workers)  # share the cores, not each all
+    for role, index, node_port in plan:
+        if received:
+            return
+        env = dmlc_env(role, args.host, args.port, args.servers, args.workers,
+                       node_host=args.host, node_port=node_port, threads=threads)
+        command = role_command(role, train_argv, args.kvstore, address)
+        started.append(children.start(role, index, command, env, log_dir,
+                                      stream=(role, index) == ('worker', 0)))
+    pids = {c.key: c.popen.pid for c in started}
+    atomic_write_bytes(os.path.join(log_dir, 'pids.json'), json.dumps(pids).encode())
+    print(f'launch: scheduler at {address}, {args.servers} server(s), {args.workers} '
+          f'worker(s) ({args.kvstore}); pids and logs in {log_dir}', flush=True)
+
+
 def free_ports(host, count):
     """`count` distinct ports that are free on `host` now, in increasing order."""
     sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
@@ -199,22 +257,6 @@ def role_command(role, train_argv, kvstore, address, watch=False):
     return services.command(role, address, watch)
 
 
-def heartbeat_settings():
-    """(PS_HEARTBEAT_INTERVAL, PS_HEARTBEAT_TIMEOUT) in whole seconds, ps-lite's own
-    variables, from the environment or the defaults; UsageError if not usable."""
-    values = []
-    for name, default in (('PS_HEARTBEAT_INTERVAL', HEARTBEAT_S),
-                          ('PS_HEARTBEAT_TIMEOUT', SILENCE_S)):
-        text = os.environ.get(name, str(default))
-        if not text.isdigit() or int(text) == 0:
-            raise UsageError(f'{name} must be a positive whole number of seconds, got {text!r}')
-        values.append(int(text))
-    if values[1] <= values[0]:
-        raise UsageError(f'PS_HEARTBEAT_TIMEOUT ({values[1]} s) must be longer than '
-                         f'PS_HEARTBEAT_INTERVAL ({values[0]} s)')
-    return tuple(values)
-
-
 def run_role(args, train_argv):
     """Become one role of a multi-host job (exec: signals and exit status are its own),
     sending heartbeats; a server or worker first starts its watcher."""
@@ -236,168 +278,17 @@ def run_role(args, train_argv):
         process.wait()
 
 
-def start(role, index, command, env, log_dir, stream=False):
-    """Start one process in its own process group, its output into log_dir/<role>[-i].log
-    (and, with `stream`, onto this process's stdout too)."""
-    log = os.path.join(log_dir, 'scheduler.log' if role == 'scheduler'
-                       else f'{role}-{index}.log')
-    if stream:
-        popen = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 start_new_session=True, text=True, errors='replace')
-    else:
-        with open(log, 'w') as out:
-            popen = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-    return Child(role, index, popen, log)
-
-
-def stream_output(child):
-    """Copy a child's output, line by line, to this process's stdout and its log file;
-    returns the thread doing it."""
-    def copy():
-        """Until the child closes its output."""
-        with open(child.log, 'w') as log:
-            for line in child.popen.stdout:
-                log.write(line)
-                log.flush()
-                try:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                except (OSError, ValueError):  # our stdout is gone: keep draining the pipe
-                    pass
-    thread = threading.Thread(target=copy, name=f'{child.name} output', daemon=True)
-    thread.start()
-    return thread
-
-
-def start_job(args, train_argv, log_dir, children, received):
-    """Start the scheduler, the servers and the workers, appending each to `children` as
-    soon as it runs (so that a failure part-way stops those already started); stop
-    starting if a signal is `received`."""
-    count = args.servers + args.workers
-    ports = [p for p in free_ports(args.host, count + 1) if p != args.port]
-    if args.port is None:
-        args.port = ports.pop(0)
-    address = f'{args.host}:{args.port}'
-    plan = ([('scheduler', 0, None)] + [('server', i, ports[i]) for i in range(args.servers)]
-            + [('worker', i, ports[args.servers + i]) for i in range(args.workers)])
-    threads = max(1, (os.cpu_count() or 1) // args.workers)  # share the cores, not each all
-    for role, index, node_port in plan:
-        if received:
-            return
-        env = dmlc_env(role, args.host, args.port, args.servers, args.workers,
-                       node_host=args.host, node_port=node_port, threads=threads)
-        command = role_command(role, train_argv, args.kvstore, address)
-        children.append(start(role, index, command, env, log_dir,
-                              stream=(role, index) == ('worker', 0)))
-    pids = {f'{c.role}-{c.index}' if c.role != 'scheduler' else c.role: c.popen.pid
-            for c in children}
-    atomic_write_bytes(os.path.join(log_dir, 'pids.json'), json.dumps(pids).encode())
-    print(f'launch: scheduler at {address}, {args.servers} server(s), {args.workers} '
-          f'worker(s) ({args.kvstore}); pids and logs in {log_dir}', flush=True)
-
-
-def supervise(children, received, poll_s=0.1):
-    """Wait until every worker has exited 0 or a signal was received (returns None), or
-    until a process fails (returns it): a worker exiting non-zero, or a scheduler or
-    server ending at all."""
-    workers = [c for c in children if c.role == 'worker']
-    while not received:
-        codes = [c.popen.poll() for c in children]
-        if all(w.popen.returncode == 0 for w in workers):
-            return None
-        for child, code in zip(children, codes):
-            if code is not None and (child.role != 'worker' or code != 0):
-                return child
-        time.sleep(poll_s)
-    return None
-
-
-def describe_exit(child):
-    """'worker 1 (pid 123) was killed by SIGKILL' or '... exited with status 2: <last line>'."""
-    code = child.popen.returncode
-    if code < 0:
-        how = f'was killed by {signal.Signals(-code).name}'
-    else:
-        how = f'exited with status {code}'
-        last = last_line(child.log)
-        how += f': {last}' if last else ''
-    return f'{child.name} (pid {child.popen.pid}) {how}'
-
-
-def last_line(path):
-    """The last non-empty line of a text file ('' if none)."""
-    try:
-        with open(path, errors='replace') as f:
-            lines = [line.strip() for line in f if line.strip()]
-    except OSError:
-        return ''
-    return lines[-1] if lines else ''
-
-
-def stop(children, signals=(signal.SIGTERM,), grace_s=GRACE_S):
-    """Send each signal in turn to the process group of every child still running, waiting
-    up to `grace_s` after each; SIGKILL whatever is left, and reap everything."""
-    for sig in (*signals, signal.SIGKILL):
-        running = [c for c in children if c.popen.poll() is None]
-        for child in running:
-            try:
-                os.killpg(child.popen.pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + (grace_s if sig != signal.SIGKILL else 60)
-        while running and time.monotonic() < deadline:
-            running = [c for c in running if c.popen.poll() is None]
-            time.sleep(0.05)
-    for child in children:
-        child.popen.wait()
-
-
-def run_local(args, train_argv, out):
-    """The whole job on this machine; returns the launcher's exit status."""
-    log_dir = os.path.join(out, 'logs')
-    prepare_out_dir(log_dir, '--out')
-    received = []  # SIGINT/SIGTERM only set this: the loops below notice and clean up
-    handlers = {s: signal.signal(s, lambda signum, frame: received.append(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    children, threads = [], []
-    try:
-        start_job(args, train_argv, log_dir, children, received)
-        threads = [stream_output(c) for c in children if c.popen.stdout is not None]
-        failed = supervise(children, received)
-        if received:
-            name = signal.Signals(received[0]).name
-            print(f'launch: interrupted ({name}); stopping the job (logs in {log_dir})',
-                  file=sys.stderr, flush=True)
-            stop(children, signals=(received[0],), grace_s=FORWARD_GRACE_S)
-            return 128 + received[0]
-        if failed is not None:
-            stop(children)
-            for thread in threads:  # worker 0's log complete before reading its last line
-                thread.join(timeout=GRACE_S)
-            print(f'launch: {describe_exit(failed)}; stopped the others; its log: '
-                  f'{failed.log}', file=sys.stderr, flush=True)
-            return 2 if failed.role == 'worker' and failed.popen.returncode == 2 else 1
-        return 0
-    finally:
-        stop(children)  # the scheduler and servers after success; everything otherwise
-        for thread in threads:
-            thread.join(timeout=GRACE_S)
-        for s, handler in handlers.items():
-            signal.signal(s, handler)
-
-
-@one_line_errors
-def run(args):
-    """`python -m d2l_deep_rnn launch ...` from parsed flags (the training flags in
-    `args.train_args`, as given in `args.train_argv`); returns the exit status."""
-    check_launch_args(args)
-    check_train_args(args.train_args, args.workers, args.kvstore)
-    if args.role in (None, 'worker'):  # a worker's host needs the corpus named
-        named_corpus(args.train_args.data_dir)
-    if args.port is not None and args.role in (None, 'scheduler'):
-        check_port_free(args.host, args.port)
-    if args.role is not None:
-        return run_role(args, args.train_argv)
-    return run_local(args, args.train_argv, args.train_args.out)
+def heartbeat_settings():
+    """(PS_HEARTBEAT_INTERVAL, PS_HEARTBEAT_TIMEOUT) in whole seconds, ps-lite's own
+    variables, from the environment or the defaults; UsageError if not usable."""
+    values = []
+    for name, default in (('PS_HEARTBEAT_INTERVAL', HEARTBEAT_S),
+                          ('PS_HEARTBEAT_TIMEOUT', SILENCE_S)):
+        text = os.environ.get(name, str(default))
+        if not text.isdigit() or int(text) == 0:
+            raise UsageError(f'{name} must be a positive whole number of seconds, got {text!r}')
+        values.append(int(text))
+    if values[1] <= values[0]:
+        raise UsageError(f'PS_HEARTBEAT_TIMEOUT ({values[1]} s) must be longer than '
+                         f'PS_HEARTBEAT_INTERVAL ({values[0]} s)')
+    return tuple(values)
