@@ -10,7 +10,6 @@ worker has ended.
 """
 import ctypes
 import os
-import signal
 import sys
 import threading
 import time
@@ -20,10 +19,11 @@ from mxnet.kvstore.kvstore_server import KVStoreServer
 
 from ..distributed import end_without_shutdown
 
-# Ctrl-C keeps its default action: Python's handler would wait for ps-lite to return.
-SERVE = 'import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); import mxnet'
+# Ctrl-C keeps its default action from the start: Python's handler would wait for ps-lite.
+DEFAULT_CTRL_C = 'import signal; signal.signal(signal.SIGINT, signal.SIG_DFL)'
+SERVE = f'{DEFAULT_CTRL_C}; import mxnet'
 # MXNet is imported with DMLC_ROLE hidden (it would run the scheduler at once), then `schedule`.
-SCHEDULE = ('import os; del os.environ["DMLC_ROLE"]; import mxnet; '
+SCHEDULE = (f'{DEFAULT_CTRL_C}; import os; del os.environ["DMLC_ROLE"]; import mxnet; '
             'from d2l_deep_rnn.commands.services import schedule; schedule()')
 
 
@@ -38,8 +38,7 @@ def command(role, address, watch=False):
 def schedule():
     """Be the scheduler of a job across hosts, with `watch_heartbeats` beside it; the DMLC_
     and PS_HEARTBEAT_ variables of the environment say the rest."""
-    os.environ['DMLC_ROLE'] = 'scheduler'
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # as in SERVE
+    os.environ['DMLC_ROLE'] = 'scheduler'  # hidden while MXNet loaded (SCHEDULE)
     kv = mx.kv.create('dist')
     counts = int(os.environ['DMLC_NUM_WORKER']), int(os.environ['DMLC_NUM_SERVER'])
     threading.Thread(target=watch_heartbeats,
