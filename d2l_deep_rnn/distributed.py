@@ -10,6 +10,8 @@ gradient of one process on the whole batch (`dist_sync`). With `dist_async` the 
 update on their own, so there is no summed gradient to clip: each worker clips its own share.
 """
 import math
+import os
+import sys
 
 import mxnet as mx
 from mxnet import gluon, np
@@ -129,6 +131,21 @@ def join(kvstore):
     """The kvstore of a `dist_*` job (the `DMLC_*` environment names the scheduler) as a
     `Worker`, or `ALONE` for 'device' and 'local' (Gluon sums several devices itself)."""
     return Worker(mx.kv.create(kvstore)) if kvstore.startswith('dist') else ALONE
+
+
+def end_without_shutdown(code):
+    """End this process of a parameter-server job now, with status `code`, its output flushed,
+    without ps-lite's shutdown: the launcher, or across hosts the scheduler's heartbeat watch,
+    stops the others. What a normal exit does instead (MXNet 1.9.1, measured):
+    - a worker frees its kvstore, whose destructor waits at a barrier for every other worker:
+      one that stops early (Ctrl-C) hangs there, the others waiting for it;
+      after a whole job it stops the servers and the scheduler (all exit 0), which the
+      launcher takes for a dead server;
+    - a process in which ps-lite still runs (the scheduler; a worker whose kvstore is kept)
+      aborts: 'terminate called without an active exception', SIGABRT."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def join_before_training(trainer):

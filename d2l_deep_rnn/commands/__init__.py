@@ -37,6 +37,7 @@ def main(argv=None):
         hint = '; training flags go after --' if args.command == 'launch' else ''
         parser.exit(2, f'{parser.prog} {args.command}: error: unrecognized arguments: '
                        f'{" ".join(unknown)}{hint} (see --help)\n')
-    if after_dashes is not None:
+    if after_dashes is not None:  # launch: its training flags, parsed as each worker will
         args.train_argv = after_dashes
+        args.train_args = parser.parse_args(['train', *after_dashes])
     return args.run(args)

@@ -5,9 +5,9 @@
 starts, on this machine, the scheduler, the servers and the workers of one `dist_sync` job
 (each a child process in its own process group), streams worker 0's output, keeps every
 process's output in `<--out>/logs/` (with `pids.json`), and exits 0 once every worker has
-exited 0, after stopping the scheduler and the servers: the main job ends without
-ps-lite's shutdown handshake (MXNet 1.9.1 aborts at exit after one), so they never stop
-by themselves. If any process dies first, it stops the others and names the dead one.
+exited 0, after stopping the scheduler and the servers: the workers end without ps-lite's
+shutdown handshake (`distributed.end_without_shutdown`), so those never stop by themselves.
+If any process dies first, it stops the others and names the dead one.
 Each process gets OMP_NUM_THREADS = cores / workers (unless set): the workers share the
 cores rather than each spinning a thread per core.
 
@@ -20,84 +20,32 @@ docs/distributed.md ("More than one machine"). ps-lite never notices a dead proc
 there the scheduler watches every other process's heartbeats and ends when one falls silent
 (or when every worker has ended), and each server and worker has a watcher process that
 stops it once the scheduler is gone.
+
+The scheduler and the servers are `services.py`, the watcher `watcher.py`, a worker the main
+job (`train`); on one machine `children.py` starts, supervises and stops them.
 """
 import argparse
-import ctypes
-import dataclasses
 import json
 import os
 import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
-
-import mxnet as mx
-from mxnet.kvstore.kvstore_server import KVStoreServer
 
 from ..config import UsageError, check_positive_int
 from ..data import named_corpus
 from ..files import atomic_write_bytes
-from . import train
-from .common import ArgumentParser, one_line_errors, prepare_out_dir
+from . import children, services, watcher
+from .common import config_from_args, one_line_errors, prepare_out_dir
 
 HELP = "the main job on MXNet's parameter server (dist_sync), one process per role"
 FORMATTER = argparse.RawDescriptionHelpFormatter
 
 ROLES = ('scheduler', 'server', 'worker')
-# A scheduler or server is `import mxnet` with DMLC_ROLE set; the default SIGINT action lets
-# Ctrl-C stop it (Python's handler would wait for a return from ps-lite that never comes).
-SERVICE_CODE = 'import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); import mxnet'
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GRACE_S = 5.0  # how long a process may take to end after SIGTERM, before SIGKILL
+# the folder that holds the package: every process of the job imports this copy of it
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FORWARD_GRACE_S = 2.0  # after a forwarded Ctrl-C (a worker waiting on the others ignores it)
 HEARTBEAT_S = 1  # a multi-host job's default PS_HEARTBEAT_INTERVAL (ps-lite's heartbeats)
 SILENCE_S = 10  # and PS_HEARTBEAT_TIMEOUT: a process silent this long counts as gone
-# The scheduler of a multi-host job: MXNet is imported without DMLC_ROLE (with it, the import
-# would become the scheduler at once), then run_scheduler runs it beside watch_heartbeats.
-SCHEDULER_CODE = ('import os, signal; signal.signal(signal.SIGINT, signal.SIG_DFL); '
-                  'role = os.environ.pop("DMLC_ROLE"); import mxnet; '
-                  'os.environ["DMLC_ROLE"] = role; '
-                  'from d2l_deep_rnn.commands.launch import run_scheduler; run_scheduler()')
-# The watcher of a multi-host job's server or worker (start_watcher): it stops that process
-# (argv pid) once the scheduler, having answered, has not accepted a connection for `timeout`
-# seconds (the job has ended), and ends by itself when the process ends (`ended`, a pipe,
-# becomes readable: EOF).
-WATCHER_CODE = '''
-import os, select, signal, socket, sys, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the process it watches
-pid, ended, host, port, timeout, name = sys.argv[1:]
-pid, ended, port, timeout = int(pid), int(ended), int(port), int(timeout)
-answered = None  # when the scheduler last accepted a connection
-while not select.select([ended], [], [], 1)[0]:
-    try:
-        socket.create_connection((host, port), timeout=1).close()
-        answered = time.monotonic()
-    except OSError:
-        if answered is not None and time.monotonic() - answered > timeout:
-            print(f"launch: the scheduler at {host}:{port} has not answered for {timeout} s "
-                  f"(the job has ended); stopped this {name} (pid {pid})",
-                  file=sys.stderr, flush=True)
-            os.kill(pid, signal.SIGTERM)
-            if not select.select([ended], [], [], 5)[0]:
-                os.kill(pid, signal.SIGKILL)
-            sys.exit(1)
-'''
-
-
-@dataclasses.dataclass
-class Child:
-    """One started process of the job."""
-    role: str
-    index: int
-    popen: subprocess.Popen
-    log: str
-
-    @property
-    def name(self):
-        """'scheduler', 'server 0', 'worker 1'."""
-        return 'scheduler' if self.role == 'scheduler' else f'{self.role} {self.index}'
 
 
 def add_arguments(parser):
@@ -116,7 +64,6 @@ def add_arguments(parser):
                         help='run only this role of a job spread over several hosts')
     parser.add_argument('--scheduler', default=None, metavar='HOST:PORT',
                         help="with --role: the scheduler's address, the same on every host")
-    parser.set_defaults(train_argv=[])
 
 
 def split_argv(argv):
@@ -126,6 +73,21 @@ def split_argv(argv):
         return argv, []
     cut = argv.index('--')
     return argv[:cut], argv[cut + 1:]
+
+
+@one_line_errors
+def run(args):
+    """`python -m d2l_deep_rnn launch ...` from parsed flags (the training flags in
+    `args.train_args`, as given in `args.train_argv`); returns the exit status."""
+    check_launch_args(args)
+    check_train_args(args.train_args, args.workers, args.kvstore)
+    if args.role in (None, 'worker'):  # a worker's host needs the corpus named
+        named_corpus(args.train_args.data_dir)
+    if args.port is not None and args.role in (None, 'scheduler'):
+        check_port_free(args.host, args.port)
+    if args.role is not None:
+        return run_role(args, args.train_argv)
+    return run_local(args, args.train_argv, args.train_args.out)
 
 
 def check_launch_args(args):
@@ -166,13 +128,10 @@ def parse_address(text):
     return host, int(port)
 
 
-def check_train_args(train_argv, workers, kvstore):
-    """Parse the training flags as every worker will, and refuse what a parameter-server
-    job cannot run, before anything starts; returns the parsed flags."""
-    parser = ArgumentParser(prog='python -m d2l_deep_rnn launch ... -- (training flags)')
-    train.add_arguments(parser)
-    args = parser.parse_args(train_argv)
-    config = train.config_from_args(args)
+def check_train_args(args, workers, kvstore):
+    """Refuse, before anything starts, training flags (parsed as every worker will parse
+    them) that a parameter-server job cannot run."""
+    config = config_from_args(args)
     if args.model == 'both':
         raise UsageError('a parameter-server job trains one model; give --model gluon or '
                          '--model scratch after --')
@@ -182,7 +141,6 @@ def check_train_args(train_argv, workers, kvstore):
     if config.batch_size < workers:
         raise UsageError(f'--batch-size {config.batch_size} cannot be split across {workers} '
                          f'workers; use a batch size of at least {workers} or fewer workers')
-    return args
 
 
 def check_port_free(host, port):
@@ -194,6 +152,66 @@ def check_port_free(host, port):
         except OSError as e:
             raise UsageError(f'cannot listen on {host}:{port} ({e.strerror}); choose another '
                              f'port, or another address of this machine') from None
+
+
+def run_local(args, train_argv, out):
+    """The whole job on this machine; returns the launcher's exit status."""
+    log_dir = os.path.join(out, 'logs')
+    prepare_out_dir(log_dir, '--out')
+    received = []  # SIGINT/SIGTERM only set this: the loops below notice and clean up
+    handlers = {s: signal.signal(s, lambda signum, frame: received.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    started, threads = [], []
+    try:
+        start_job(args, train_argv, log_dir, started, received)
+        threads = [children.stream_output(c) for c in started if c.popen.stdout is not None]
+        failed = children.supervise(started, received)
+        if received:
+            name = signal.Signals(received[0]).name
+            print(f'launch: interrupted ({name}); stopping the job (logs in {log_dir})',
+                  file=sys.stderr, flush=True)
+            children.stop(started, signals=(received[0],), grace_s=FORWARD_GRACE_S)
+            return 128 + received[0]
+        if failed is not None:
+            children.stop(started)
+            for thread in threads:  # worker 0's log complete before reading its last line
+                thread.join(timeout=children.GRACE_S)
+            print(f'launch: {children.describe_exit(failed)}; stopped the others; its log: '
+                  f'{failed.log}', file=sys.stderr, flush=True)
+            return 2 if failed.role == 'worker' and failed.popen.returncode == 2 else 1
+        return 0
+    finally:
+        children.stop(started)  # the scheduler and servers after success; all otherwise
+        for thread in threads:
+            thread.join(timeout=children.GRACE_S)
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+
+
+def start_job(args, train_argv, log_dir, started, received):
+    """Start the scheduler, the servers and the workers, appending each to `started` as
+    soon as it runs (so that a failure part-way stops those already started); stop
+    starting if a signal is `received`."""
+    count = args.servers + args.workers
+    ports = [p for p in free_ports(args.host, count + 1) if p != args.port]
+    if args.port is None:
+        args.port = ports.pop(0)
+    address = f'{args.host}:{args.port}'
+    plan = ([('scheduler', 0, None)] + [('server', i, ports[i]) for i in range(args.servers)]
+            + [('worker', i, ports[args.servers + i]) for i in range(args.workers)])
+    threads = max(1, (os.cpu_count() or 1) // args.workers)  # share the cores, not each all
+    for role, index, node_port in plan:
+        if received:
+            return
+        env = dmlc_env(role, args.host, args.port, args.servers, args.workers,
+                       node_host=args.host, node_port=node_port, threads=threads)
+        command = role_command(role, train_argv, args.kvstore, address)
+        started.append(children.start(role, index, command, env, log_dir,
+                                      stream=(role, index) == ('worker', 0)))
+    pids = {c.key: c.popen.pid for c in started}
+    atomic_write_bytes(os.path.join(log_dir, 'pids.json'), json.dumps(pids).encode())
+    print(f'launch: scheduler at {address}, {args.servers} server(s), {args.workers} '
+          f'worker(s) ({args.kvstore}); pids and logs in {log_dir}', flush=True)
 
 
 def free_ports(host, count):
@@ -222,7 +240,7 @@ def dmlc_env(role, host, port, servers, workers, node_host=None, node_port=None,
     env.update(DMLC_ROLE=role, DMLC_PS_ROOT_URI=host, DMLC_PS_ROOT_PORT=str(port),
                DMLC_NUM_SERVER=str(servers), DMLC_NUM_WORKER=str(workers),
                PYTHONUNBUFFERED='1',
-               PYTHONPATH=os.pathsep.join(filter(None, [PACKAGE_ROOT,
+               PYTHONPATH=os.pathsep.join(filter(None, [REPOSITORY,
                                                         os.environ.get('PYTHONPATH')])))
     if node_host:
         env['DMLC_NODE_HOST'] = node_host
@@ -232,13 +250,32 @@ def dmlc_env(role, host, port, servers, workers, node_host=None, node_port=None,
 
 
 def role_command(role, train_argv, kvstore, address, watch=False):
-    """The command line of one process: `import mxnet` for a scheduler or server (the
-    import runs it), the main job for a worker; with `watch`, a scheduler that watches
-    the others' heartbeats."""
+    """The command line of one process: the main job for a worker, `services.command` for
+    the scheduler or a server; with `watch`, a scheduler that watches the heartbeats."""
     if role == 'worker':
         return [sys.executable, '-m', 'd2l_deep_rnn', *train_argv, '--kvstore', kvstore]
-    code = SCHEDULER_CODE if watch and role == 'scheduler' else SERVICE_CODE
-    return [sys.executable, '-c', code, 'd2l_deep_rnn', role, address]
+    return services.command(role, address, watch)
+
+
+def run_role(args, train_argv):
+    """Become one role of a multi-host job (exec: signals and exit status are its own),
+    sending heartbeats; a server or worker first starts its watcher."""
+    interval, timeout = heartbeat_settings()
+    env = dmlc_env(args.role, args.host, args.port, args.servers, args.workers)
+    env.update(PS_HEARTBEAT_INTERVAL=str(interval), PS_HEARTBEAT_TIMEOUT=str(timeout))
+    command = role_command(args.role, train_argv, args.kvstore, f'{args.host}:{args.port}',
+                           watch=True)
+    print(f'launch: {args.role} of a job with {args.workers} worker(s) and {args.servers} '
+          f'server(s), scheduler at {args.host}:{args.port}', flush=True)
+    sys.stderr.flush()
+    if args.role == 'scheduler':  # it watches the others itself (services.schedule)
+        return os.execve(sys.executable, command, env)
+    process, alive = watcher.start(args.role, args.host, args.port, timeout)
+    try:
+        os.execve(sys.executable, command, env)
+    finally:  # only if the exec failed: the watcher sees EOF and ends
+        os.close(alive)
+        process.wait()
 
 
 def heartbeat_settings():
@@ -255,261 +292,3 @@ def heartbeat_settings():
         raise UsageError(f'PS_HEARTBEAT_TIMEOUT ({values[1]} s) must be longer than '
                          f'PS_HEARTBEAT_INTERVAL ({values[0]} s)')
     return tuple(values)
-
-
-def run_role(args, train_argv):
-    """Become one role of a multi-host job (exec: signals and exit status are its own),
-    sending heartbeats; a server or worker first starts its watcher."""
-    interval, timeout = heartbeat_settings()
-    env = dmlc_env(args.role, args.host, args.port, args.servers, args.workers)
-    env.update(PS_HEARTBEAT_INTERVAL=str(interval), PS_HEARTBEAT_TIMEOUT=str(timeout))
-    command = role_command(args.role, train_argv, args.kvstore, f'{args.host}:{args.port}',
-                           watch=True)
-    print(f'launch: {args.role} of a job with {args.workers} worker(s) and {args.servers} '
-          f'server(s), scheduler at {args.host}:{args.port}', flush=True)
-    sys.stderr.flush()
-    if args.role == 'scheduler':  # it watches the others itself (run_scheduler)
-        return os.execve(sys.executable, command, env)
-    watcher, alive = start_watcher(args.role, args.host, args.port, timeout)
-    try:
-        os.execve(sys.executable, command, env)
-    finally:  # only if the exec failed: the watcher sees EOF and ends
-        os.close(alive)
-        watcher.wait()
-
-
-def start_watcher(role, host, port, timeout_s):
-    """Start the watcher (WATCHER_CODE) of this process, which is about to become `role`;
-    returns it and the pipe end that the role keeps open, across exec, until it ends."""
-    ended, alive = os.pipe()
-    os.set_inheritable(alive, True)
-    watcher = subprocess.Popen(
-        [sys.executable, '-I', '-c', WATCHER_CODE, str(os.getpid()), str(ended), host,
-         str(port), str(timeout_s), role],
-        stdin=subprocess.DEVNULL, pass_fds=(ended,))
-    os.close(ended)
-    return watcher, alive
-
-
-def run_scheduler():
-    """The scheduler of a multi-host job (as `import mxnet` runs it with DMLC_ROLE set),
-    with watch_heartbeats beside it; the DMLC_ and PS_HEARTBEAT_ variables say the rest."""
-    kv = mx.kv.create('dist')
-    counts = int(os.environ['DMLC_NUM_WORKER']), int(os.environ['DMLC_NUM_SERVER'])
-    threading.Thread(target=watch_heartbeats,
-                     args=(kv, *counts, int(os.environ['PS_HEARTBEAT_TIMEOUT'])),
-                     name='heartbeats', daemon=True).start()
-    KVStoreServer(kv).run()
-
-
-def silent(kv, node_id, timeout_s):
-    """Whether ps-lite's scheduler has had no heartbeat from node `node_id` for
-    `timeout_s` seconds (MXNet 1.9.1's C API has the question, its Python does not)."""
-    number = ctypes.c_int()
-    mx.base.check_call(mx.base._LIB.MXKVStoreGetNumDeadNode(
-        kv.handle, node_id, ctypes.byref(number), timeout_s))
-    return number.value > 0
-
-
-def silent_ranks(kv, workers, servers, timeout_s):
-    """The ranks of the silent workers and of the silent servers (ps-lite numbers the
-    server of rank r 8 + 2r, the worker 9 + 2r)."""
-    return ([r for r in range(workers) if silent(kv, 9 + 2 * r, timeout_s)],
-            [r for r in range(servers) if silent(kv, 8 + 2 * r, timeout_s)])
-
-
-def watch_heartbeats(kv, workers, servers, timeout_s, poll_s=1.0):
-    """End this scheduler once every worker has fallen silent (exit 0: the job is over), or
-    once a server has, or a worker has while another still runs `timeout_s` later (exit 1,
-    naming it: the others would wait for it forever). The delay lets rank 0 write its
-    outputs after the others have ended."""
-    time.sleep(timeout_s)  # nothing can be silent for longer yet
-    first_silence = None
-    while True:
-        silent_workers, silent_servers = silent_ranks(kv, workers, servers, timeout_s)
-        if len(silent_workers) == workers:
-            end_scheduler(0, f'every worker has ended (none sent a heartbeat for '
-                             f'{timeout_s} s); stopping the scheduler')
-        if not silent_workers:
-            first_silence = None
-        elif first_silence is None:
-            first_silence = time.monotonic()
-        if silent_servers or (silent_workers and time.monotonic() - first_silence > timeout_s):
-            names = ([f'the worker of rank {r}' for r in silent_workers]
-                     + [f'the server of rank {r}' for r in silent_servers])
-            end_scheduler(1, f'{" and ".join(names)} sent no heartbeat for {timeout_s} s '
-                             f'(died, or its host is unreachable); ending the job')
-        time.sleep(poll_s)
-
-
-def end_scheduler(code, message):
-    """Say why in one line and end the whole process (ps-lite holds its main thread)."""
-    print(f'launch: {message}', file=sys.stderr, flush=True)
-    os._exit(code)
-
-
-def start(role, index, command, env, log_dir, stream=False):
-    """Start one process in its own process group, its output into log_dir/<role>[-i].log
-    (and, with `stream`, onto this process's stdout too)."""
-    log = os.path.join(log_dir, 'scheduler.log' if role == 'scheduler'
-                       else f'{role}-{index}.log')
-    if stream:
-        popen = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 start_new_session=True, text=True, errors='replace')
-    else:
-        with open(log, 'w') as out:
-            popen = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-    return Child(role, index, popen, log)
-
-
-def stream_output(child):
-    """Copy a child's output, line by line, to this process's stdout and its log file;
-    returns the thread doing it."""
-    def copy():
-        """Until the child closes its output."""
-        with open(child.log, 'w') as log:
-            for line in child.popen.stdout:
-                log.write(line)
-                log.flush()
-                try:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-                except (OSError, ValueError):  # our stdout is gone: keep draining the pipe
-                    pass
-    thread = threading.Thread(target=copy, name=f'{child.name} output', daemon=True)
-    thread.start()
-    return thread
-
-
-def start_job(args, train_argv, log_dir, children, received):
-    """Start the scheduler, the servers and the workers, appending each to `children` as
-    soon as it runs (so that a failure part-way stops those already started); stop
-    starting if a signal is `received`."""
-    count = args.servers + args.workers
-    ports = [p for p in free_ports(args.host, count + 1) if p != args.port]
-    if args.port is None:
-        args.port = ports.pop(0)
-    address = f'{args.host}:{args.port}'
-    plan = ([('scheduler', 0, None)] + [('server', i, ports[i]) for i in range(args.servers)]
-            + [('worker', i, ports[args.servers + i]) for i in range(args.workers)])
-    threads = max(1, (os.cpu_count() or 1) // args.workers)  # share the cores, not each all
-    for role, index, node_port in plan:
-        if received:
-            return
-        env = dmlc_env(role, args.host, args.port, args.servers, args.workers,
-                       node_host=args.host, node_port=node_port, threads=threads)
-        command = role_command(role, train_argv, args.kvstore, address)
-        children.append(start(role, index, command, env, log_dir,
-                              stream=(role, index) == ('worker', 0)))
-    pids = {f'{c.role}-{c.index}' if c.role != 'scheduler' else c.role: c.popen.pid
-            for c in children}
-    atomic_write_bytes(os.path.join(log_dir, 'pids.json'), json.dumps(pids).encode())
-    print(f'launch: scheduler at {address}, {args.servers} server(s), {args.workers} '
-          f'worker(s) ({args.kvstore}); pids and logs in {log_dir}', flush=True)
-
-
-def supervise(children, received, poll_s=0.1):
-    """Wait until every worker has exited 0 or a signal was received (returns None), or
-    until a process fails (returns it): a worker exiting non-zero, or a scheduler or
-    server ending at all."""
-    workers = [c for c in children if c.role == 'worker']
-    while not received:
-        codes = [c.popen.poll() for c in children]
-        if all(w.popen.returncode == 0 for w in workers):
-            return None
-        for child, code in zip(children, codes):
-            if code is not None and (child.role != 'worker' or code != 0):
-                return child
-        time.sleep(poll_s)
-    return None
-
-
-def describe_exit(child):
-    """'worker 1 (pid 123) was killed by SIGKILL' or '... exited with status 2: <last line>'."""
-    code = child.popen.returncode
-    if code < 0:
-        how = f'was killed by {signal.Signals(-code).name}'
-    else:
-        how = f'exited with status {code}'
-        last = last_line(child.log)
-        how += f': {last}' if last else ''
-    return f'{child.name} (pid {child.popen.pid}) {how}'
-
-
-def last_line(path):
-    """The last non-empty line of a text file ('' if none)."""
-    try:
-        with open(path, errors='replace') as f:
-            lines = [line.strip() for line in f if line.strip()]
-    except OSError:
-        return ''
-    return lines[-1] if lines else ''
-
-
-def stop(children, signals=(signal.SIGTERM,), grace_s=GRACE_S):
-    """Send each signal in turn to the process group of every child still running, waiting
-    up to `grace_s` after each; SIGKILL whatever is left, and reap everything."""
-    for sig in (*signals, signal.SIGKILL):
-        running = [c for c in children if c.popen.poll() is None]
-        for child in running:
-            try:
-                os.killpg(child.popen.pid, sig)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + (grace_s if sig != signal.SIGKILL else 60)
-        while running and time.monotonic() < deadline:
-            running = [c for c in running if c.popen.poll() is None]
-            time.sleep(0.05)
-    for child in children:
-        child.popen.wait()
-
-
-def run_local(args, train_argv, out):
-    """The whole job on this machine; returns the launcher's exit status."""
-    log_dir = os.path.join(out, 'logs')
-    prepare_out_dir(log_dir, '--out')
-    received = []  # SIGINT/SIGTERM only set this: the loops below notice and clean up
-    handlers = {s: signal.signal(s, lambda signum, frame: received.append(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    children, threads = [], []
-    try:
-        start_job(args, train_argv, log_dir, children, received)
-        threads = [stream_output(c) for c in children if c.popen.stdout is not None]
-        failed = supervise(children, received)
-        if received:
-            name = signal.Signals(received[0]).name
-            print(f'launch: interrupted ({name}); stopping the job (logs in {log_dir})',
-                  file=sys.stderr, flush=True)
-            stop(children, signals=(received[0],), grace_s=FORWARD_GRACE_S)
-            return 128 + received[0]
-        if failed is not None:
-            stop(children)
-            for thread in threads:  # worker 0's log complete before reading its last line
-                thread.join(timeout=GRACE_S)
-            print(f'launch: {describe_exit(failed)}; stopped the others; its log: '
-                  f'{failed.log}', file=sys.stderr, flush=True)
-            return 2 if failed.role == 'worker' and failed.popen.returncode == 2 else 1
-        return 0
-    finally:
-        stop(children)  # the scheduler and servers after success; everything otherwise
-        for thread in threads:
-            thread.join(timeout=GRACE_S)
-        for s, handler in handlers.items():
-            signal.signal(s, handler)
-
-
-@one_line_errors
-def run(args):
-    """`python -m d2l_deep_rnn launch ...` from parsed flags; returns the exit status."""
-    check_launch_args(args)
-    train_args = check_train_args(args.train_argv, args.workers, args.kvstore)
-    if args.role in (None, 'worker'):  # a worker's host needs the corpus named
-        named_corpus(train_args.data_dir)
-    if args.port is not None and args.role in (None, 'scheduler'):
-        check_port_free(args.host, args.port)
-    if args.role is not None:
-        return run_role(args, args.train_argv)
-    return run_local(args, args.train_argv, train_args.out)
-

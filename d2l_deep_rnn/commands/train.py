@@ -14,7 +14,7 @@ from .. import checkpoint
 from ..config import Config, UsageError, check_positive_int
 from ..data import load_data_config
 from ..diagnostics import check_optimizer, summarize as summarize_diagnostics
-from ..distributed import KVSTORES
+from ..distributed import KVSTORES, end_without_shutdown
 from ..factory import build_models
 from ..files import atomic_write_bytes
 from ..generate import default_prefix, predict
@@ -181,15 +181,12 @@ def format_diagnostics(summary):
 
 
 def run(args):
-    """The main job from parsed flags; returns the exit status. Under a parameter-server
-    --kvstore the process ends here (MXNet 1.9.1 aborts at exit after such a job; the
-    launcher stops the servers instead)."""
+    """The main job from parsed flags; returns the exit status. A worker of a parameter-server
+    job ends here instead (`end_without_shutdown` says why)."""
     kvstore = 'device' if args.kvstore == 'auto' else args.kvstore
     code = run_main_job(args, kvstore)
     if kvstore.startswith('dist'):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        end_without_shutdown(code)
     return code
 
 
