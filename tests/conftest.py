@@ -1,13 +1,11 @@
 """Shared fixtures: the corpus folder and the book's d2l 0.17.6 (never a copy of either in the
-repository) and headless plots."""
-import hashlib
+repository) and headless plots. The bench tool's modules (bench/) import by name here."""
 import os
 import random
 import shutil
 import stat
 import subprocess
 import sys
-import zipfile
 
 os.environ.setdefault('MPLBACKEND', 'Agg')
 
@@ -18,6 +16,10 @@ from d2l_deep_rnn.texts import MAX_VOCAB  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), 'shared', 'data')
+BENCH = os.path.join(REPO, 'bench')  # the bench, a tool of the repository: bench/bench.py
+sys.path.append(BENCH)  # its modules (bench, rows, harness, book_d2l) for the tests
+
+from book_d2l import BookUnavailable, fetch as fetch_book_d2l  # noqa: E402  (bench/book_d2l.py)
 
 
 @pytest.fixture(scope='session')
@@ -233,37 +235,18 @@ def as_user():
     return ['setpriv', '--bounding-set=-dac_override,-dac_read_search']
 
 
-# The MXNet edition's own library, whose train_ch8, train_epoch_ch8 and predict_ch8 readers run
-BOOK_D2L = 'd2l==0.17.6'
-BOOK_D2L_WHEEL = 'd2l-0.17.6-py3-none-any.whl'
-BOOK_D2L_SHA256 = '2698f034d892e02de47ed100e22f114de0c93252c851bf492cf5088bd7c96e25'
-
-
 @pytest.fixture(scope='session')
-def book_d2l(request):
-    """The path of d2l 0.17.6's own `d2l/mxnet.py`, from its wheel fetched once from the package
-    registry into pytest's cache. Import it in a subprocess under another name (the package
-    uses d2l 1.0.3); a failed download fails the test."""
-    folder = request.config.cache.mkdir('d2l-0.17.6')
-    wheel = folder / BOOK_D2L_WHEEL
-    if not wheel.is_file():
-        got = subprocess.run([sys.executable, '-m', 'pip', 'download', '--no-deps',
-                              '--only-binary=:all:', '--dest', str(folder), BOOK_D2L],
-                             capture_output=True, text=True, timeout=600)
-        if got.returncode != 0 or not wheel.is_file():
-            last = (got.stderr.strip().splitlines() or ['no output'])[-1]
-            pytest.fail(f'could not download {BOOK_D2L} from the package registry with pip '
-                        f'download --no-deps ({last}); the tests of the book\'s own loop need '
-                        'it: check the registry is reachable and run them again', pytrace=False)
-    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if digest != BOOK_D2L_SHA256:
-        pytest.fail(f'{wheel} is not the published {BOOK_D2L} wheel (sha256 {digest}); '
-                    'delete it and run the tests again', pytrace=False)
-    source = folder / 'd2l_0_17_6_mxnet.py'
-    partial = folder / f'd2l_0_17_6_mxnet.py.{os.getpid()}'
-    partial.write_bytes(zipfile.ZipFile(wheel).read('d2l/mxnet.py'))
-    os.replace(partial, source)  # whole, even with two sessions at once
-    return str(source)
+def book_d2l():
+    """The path of d2l 0.17.6's own `d2l/mxnet.py` (the MXNet edition's library, whose
+    train_ch8, train_epoch_ch8 and predict_ch8 readers run), fetched once from the package
+    registry into the user cache, as the bench's row (a) fetches it. Import it in a
+    subprocess under another name (the package uses d2l 1.0.3); a failed download fails the
+    test."""
+    from d2l_deep_rnn.data import cache_dir
+    try:
+        return fetch_book_d2l(cache_dir())
+    except BookUnavailable as e:
+        pytest.fail(f"{e}; the tests of the book's own loop need it", pytrace=False)
 
 
 def restore_ctrl_c():

@@ -128,14 +128,11 @@ HUGE = 'num_hiddens=40000, num_layers=100 (rnn) has 318,406,240,028 parameters: 
     # 100 layers first: one layer of 40,000 (17.9 GiB) fits or not by the memory free now
     (['sweep', '--num-hiddens', '40000', '--layers', '100,1', '--cells', 'rnn', '--scratch'],
      HUGE),
-    (['bench', '--num-hiddens', '100000000', '--no-torch'], BIG),
-])
+])  # the bench tool's own case: tests/test_bench.py
 def test_impossible_sizes_exit_2_before_any_allocation(args, words, tmp_path, data_args, run_cli):
     """An array over MXNet's 2^31 - 1 limit, or more parameters than free memory: one line
     naming the settings and the limit, on every command that builds a model."""
-    out = ['--json', str(tmp_path / 'b.json')] if args[0] == 'bench' else \
-        ['--out', str(tmp_path / 'out')]
-    result = run_cli(*args, *out, *data_args)
+    result = run_cli(*args, '--out', str(tmp_path / 'out'), *data_args)
     assert result.returncode == 2
     assert result.stderr.startswith('error: ' + words), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr

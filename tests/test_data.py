@@ -14,7 +14,7 @@ import pytest
 from d2l_deep_rnn import UsageError, load_data_splits, load_data_text, load_data_time_machine
 from d2l_deep_rnn import data
 from d2l_deep_rnn.texts import read_code_points
-from conftest import REPO
+from conftest import BENCH, REPO
 
 CORPUS_CHARS = 170580  # after the book's preprocessing
 TINY = ['--epochs', '1', '--num-hiddens', '8', '--batch-size', '4', '--num-steps', '5',
@@ -284,11 +284,14 @@ def test_only_without_a_named_folder_the_cache_is_used(good_fallbacks, monkeypat
 
 
 def quick_command(name, tmp_path):
-    """The arguments of a quick run of the main job, sweep or bench, writing under tmp_path."""
+    """The command line of a quick run of the main job, sweep or the bench tool
+    (bench/bench.py), writing under tmp_path."""
     if name == 'bench':
-        return ['bench', '--quick', '--no-torch', '--json', str(tmp_path / 'bench.json')]
-    return (['sweep', '--layers', '1'] if name == 'sweep' else []) + \
-        [*TINY, '--out', str(tmp_path / 'out')]
+        return [sys.executable, os.path.join(BENCH, 'bench.py'), '--quick', '--no-torch',
+                '--json', str(tmp_path / 'bench.json')]
+    return [sys.executable, '-m', 'd2l_deep_rnn',
+            *(['sweep', '--layers', '1'] if name == 'sweep' else []),
+            *TINY, '--out', str(tmp_path / 'out')]
 
 
 @pytest.mark.parametrize('name', ['main', 'sweep', 'bench'])
@@ -296,9 +299,8 @@ def test_a_wrong_data_dir_stops_the_command_with_one_line(tmp_path, corpus_path,
     missing = tmp_path / 'no' / 'such'
     env = {**os.environ, data.ENV_VAR: os.path.dirname(corpus_path),  # good, but not named
            'XDG_CACHE_HOME': str(tmp_path / 'cache')}
-    result = subprocess.run([sys.executable, '-m', 'd2l_deep_rnn', *quick_command(name, tmp_path),
-                             '--data-dir', str(missing)], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run([*quick_command(name, tmp_path), '--data-dir', str(missing)],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [
         f'error: data folder {missing} (--data-dir, data_dir=): no such folder; create it with '

@@ -3,11 +3,10 @@ with `HELP` (a line), `add_arguments(parser)` and `run(args)` (the exit status).
 command it is `train`, the main job."""
 import sys
 
-from . import bench, generate, launch, sweep, train
+from . import generate, launch, sweep, train
 from .common import ArgumentParser
 
-COMMANDS = {'train': train, 'generate': generate, 'sweep': sweep, 'bench': bench,
-            'launch': launch}
+COMMANDS = {'train': train, 'generate': generate, 'sweep': sweep, 'launch': launch}
 
 
 def build_parser():

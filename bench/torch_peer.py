@@ -1,56 +1,16 @@
-"""The bench's PyTorch row, run as a script in a process of its own: `python torch_peer.py
-BATCHES.npz RESULT.json`.
+"""The bench's PyTorch row, a script run in a process of its own by bench.py:
+`python bench/torch_peer.py BATCHES.npz RESULT.json`.
 
-It imports only the standard library, NumPy and torch, never mxnet or the d2l_deep_rnn
-package (whose import sets OpenMP variables that would handicap torch's own OpenMP), and
-trains the bench's model with the bench's loop: the batches and settings the bench wrote,
-one-hot inputs, weights N(0, 0.01^2) and zero biases, SGD, clipping of the global gradient
-norm, the state carried over and detached. `bench` imports the file helpers below too.
+It imports only the standard library, NumPy, harness.py and torch, never mxnet or the
+d2l_deep_rnn package (whose import sets OpenMP variables that would handicap torch's own
+OpenMP), and trains the bench's model with the bench's loop: the batches and settings the
+bench wrote, one-hot inputs, weights N(0, 0.01^2) and zero biases, SGD, clipping of the
+global gradient norm, the state carried over and detached.
 """
-import json
 import math
-import os
 import sys
-import time
 
-if __name__ == '__main__' and \
-        os.path.realpath(sys.path[0]) == os.path.dirname(os.path.realpath(__file__)):
-    del sys.path[0]  # the package's folder, run as a script: its data.py... shadow nothing
-
-import numpy  # noqa: E402
-
-OMP_VARIABLES = ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT')
-
-
-def load_batches(path):
-    """(settings, X, Y) from a file of `write_batches`: X and Y (batches, rows, steps)."""
-    with numpy.load(path) as data:
-        return json.loads(str(data['settings'])), data['X'], data['Y']
-
-
-def write_batches(path, settings, X, Y):
-    """The bench's batches and settings, for every row's process alike."""
-    numpy.savez(path, X=X, Y=Y, settings=json.dumps(settings))
-
-
-def write_result(path, result):
-    with open(path, 'w') as f:
-        json.dump(result, f)
-
-
-def process_facts():
-    """What decides this process's speed besides the code: its id and OpenMP variables."""
-    return {'pid': os.getpid(), 'env': {name: os.environ.get(name) for name in OMP_VARIABLES}}
-
-
-def timed_epochs(run_epoch, epochs):
-    """Seconds and training perplexity of each of `epochs` calls of `run_epoch()`."""
-    seconds, ppl = [], []
-    for _ in range(epochs):
-        start = time.perf_counter()
-        ppl.append(run_epoch())
-        seconds.append(time.perf_counter() - start)
-    return seconds, ppl
+from harness import load_batches, process_facts, timed_epochs, write_result
 
 
 def build(torch, config, vocab_size):
@@ -102,17 +62,22 @@ def run(torch, settings, X, Y):
             'torch_threads': torch.get_num_threads()}
 
 
+def loaded():
+    """Whether mxnet or the package came into this process: they must not."""
+    return {'mxnet_loaded': 'mxnet' in sys.modules,
+            'package_loaded': 'd2l_deep_rnn' in sys.modules}
+
+
 def main(batches_path, result_path):
+    """Train on the bench's batches and write the epochs and facts; without torch, why not."""
     settings, X, Y = load_batches(batches_path)
     try:
         import torch
     except (ImportError, OSError) as e:  # not a dependency: the row is skipped, with why
-        write_result(result_path, {'skipped': f'torch is not importable ({e})'})
+        write_result(result_path, {'skipped': f'torch is not importable ({e})', **loaded()})
         return 0
     result = run(torch, settings, X, Y)
-    write_result(result_path, {**process_facts(), **result,
-                               'mxnet_loaded': 'mxnet' in sys.modules,
-                               'package_loaded': 'd2l_deep_rnn' in sys.modules})
+    write_result(result_path, {**process_facts(), **result, **loaded()})
     return 0
 
 

@@ -1,26 +1,26 @@
-"""`python -m d2l_deep_rnn bench`: training tokens/s of every way we can train the section's
-model, each in a fresh process of its own, as ratios against a loop written the way the
-book's `train_ch8` is.
+"""The bench, a tool of this repository: `python bench/bench.py [flags]` times training
+tokens/s of every way we can train the section's model, each in a fresh process of its
+own, as ratios against the book's own loop.
 
-Rows: (a) the book-style loop (an `nn.Block` RNNModel, both fused biases trained, the loss
-read after every batch, clipping with a host sync per batch); `train` with (b) `DeepRNN`
-imperative and (c) hybridized, (d) `DeepRNNScratch` step by step and (e) its fast
-layer-by-layer schedule; (f) PyTorch's `nn.LSTM`/`GRU`/`RNN` in the same loop, when `torch`
-is importable (a script that imports neither mxnet nor this package); (g) and (h) rows (c)
-and (e) with the per-layer instruments (`train(..., callbacks=[Diagnostics()])`), whose
-cost is the ratio g/c and h/e; (i) row (c) in a process that imported `d2l` (hence mxnet)
-before this package, as the notebooks do: too late for the package's environment settings
-to reach MXNet, so this row measures what the package does about it; (j) row (c)'s forward,
-loss and backward alone, without clipping or update: the most any step around the model
-could reach.
+Rows: (a) the book's loop itself, d2l 0.17.6's `train_ch8` on its `RNNModel` (both fused
+biases trained, the loss read after every batch, clipping with a host sync per batch);
+`train` with (b) `DeepRNN` imperative and (c) hybridized, (d) `DeepRNNScratch` step by step
+and (e) its fast layer-by-layer schedule; (f) PyTorch's `nn.LSTM`/`GRU`/`RNN` in the same
+loop, when `torch` is importable (torch_peer.py, which imports neither mxnet nor the
+package); (g) and (h) rows (c) and (e) with the per-layer instruments
+(`train(..., callbacks=[Diagnostics()])`), whose cost is the ratio g/c and h/e; (i) row (c)
+in a process that imported `d2l` (hence mxnet) before the package, as the notebooks do: too
+late for the package's environment settings to reach MXNet, so this row measures what the
+package does about it; (j) row (c)'s forward, loss and backward alone, without clipping or
+update: the most any step around the model could reach.
 
-Every row's process gets the environment this command was started with, trains on the same
-batches from the same seed (one warm-up epoch, then `--repeats` timed ones), and the rows
-take turns for `--rounds` rounds (a b c ... a b c ...); each row reports the median and
-spread of all its timed epochs.
+Every row's process (row.py, or torch_peer.py) gets the environment this tool was started
+with, trains on the same batches from the same seed (one warm-up epoch, then `--repeats`
+timed ones), and the rows take turns for `--rounds` rounds (a b c ... a b c ...); each row
+reports the median and spread of all its timed epochs. The tool imports the package; the
+package never imports the tool.
 """
 import argparse
-import functools
 import json
 import math
 import os
@@ -31,35 +31,27 @@ import sys
 import tempfile
 import time
 
+import checkout  # noqa: F401  (first: this checkout's d2l_deep_rnn on sys.path)
+import d2l_deep_rnn  # noqa: F401  (before MXNet loads: its thread settings)
 import mxnet as mx
 import numpy as onp
-from d2l import mxnet as d2l
-from mxnet import autograd, gluon, init, np, npx
-from mxnet.base import _LIB
-from mxnet.gluon import nn
+from mxnet import np, npx
 
-from ..callbacks import OnEpoch
-from ..config import Config, UsageError, check_positive_int
-from ..data import load_data_splits
-from ..factory import build_model, set_seed
-from ..files import atomic_write_bytes
-from ..cells import GATES, check_model_size
-from ..gluon_model import FUSED_LAYERS, DeepRNN
-from ..machine import describe_host
-from ..scratch_model import DeepRNNScratch
-from ..threads import thread_cap
-from ..diagnostics import Diagnostics
-from ..training import train_config
-from .common import add_config_flags, config_from_args, parse_ctx
-from .torch_peer import (OMP_VARIABLES, load_batches, process_facts, timed_epochs,
-                         write_batches, write_result)
+from d2l_deep_rnn.cells import GATES, check_model_size
+from d2l_deep_rnn.commands.common import ArgumentParser, add_config_flags, config_from_args, \
+    parse_ctx
+from d2l_deep_rnn.config import Config, UsageError, check_positive_int
+from d2l_deep_rnn.data import cache_dir, load_data_splits
+from d2l_deep_rnn.files import atomic_write_bytes
+from d2l_deep_rnn.machine import describe_host
 
-HELP = "time every way to train the section's model, each in its own process"
-FORMATTER = argparse.RawDescriptionHelpFormatter
+from book_d2l import REQUIREMENT, BookUnavailable, fetch
+from harness import OMP_VARIABLES, write_batches
+from rows import BOOK_ROW, BOUND_ROW, NOTEBOOK_ROW, ROWS, TORCH_ROW
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(HERE))  # the folder holding d2l_deep_rnn/
+ROW_SCRIPT = os.path.join(HERE, 'row.py')
 TORCH_PEER = os.path.join(HERE, 'torch_peer.py')
-TORCH_ROW, NOTEBOOK_ROW, BOUND_ROW = 'f', 'i', 'j'
 CONFIG_FIELDS = ('cell', 'num_layers', 'num_hiddens', 'batch_size', 'num_steps')
 
 
@@ -91,149 +83,14 @@ def matmul_peak(ctx, size=1024, repeats=10):
     return result
 
 
-class BookRNNModel(nn.Block):
-    """The book's `RNNModel` (d2l 0.17): a plain Block around the fused layer, both biases
-    trained, one-hot inputs, the dense layer applied to the reshaped outputs."""
-
-    def __init__(self, rnn_layer, vocab_size, **kwargs):
-        super().__init__(**kwargs)
-        self.rnn, self.vocab_size = rnn_layer, vocab_size
-        self.dense = nn.Dense(vocab_size)
-
-    def forward(self, inputs, state):
-        X = npx.one_hot(inputs.T, self.vocab_size)
-        Y, state = self.rnn(X, state)
-        return self.dense(Y.reshape(-1, Y.shape[-1])), state
-
-    def begin_state(self, *args, **kwargs):
-        return self.rnn.begin_state(*args, **kwargs)
-
-
-def book_train_epoch(net, train_iter, loss, trainer, ctx, clip, use_random_iter):
-    """The book's `train_epoch_ch8`, host syncs included; returns (perplexity, tokens)."""
-    state, total, tokens = None, 0.0, 0
-    for X, Y in train_iter:
-        if state is None or use_random_iter:
-            state = net.begin_state(batch_size=X.shape[0], ctx=ctx)
-        else:
-            state = [s.detach() for s in state]
-        y = Y.T.reshape(-1)
-        X, y = X.as_in_ctx(ctx), y.as_in_ctx(ctx)
-        with autograd.record():
-            y_hat, state = net(X, state)
-            l = loss(y_hat, y).mean()
-        l.backward()
-        d2l.grad_clipping(net, clip)  # the book's own: every parameter's .grad, on the host
-        trainer.step(batch_size=1)
-        total += float(l) * y.size  # a host sync per batch, as the book's Accumulator
-        tokens += y.size
-    return math.exp(total / tokens), tokens
-
-
-# What a row's process runs: (config, vocab_size, batches, ctx, epochs) -> the seconds and
-# training perplexity of each epoch, the first a warm-up.
-
-def book_row(config, vocab_size, batches, ctx, epochs):
-    """The book-style loop as `train_ch8` sets it up: Normal(0.01) weights, Gluon's SGD."""
-    set_seed(config.seed)
-    layer = FUSED_LAYERS[config.cell](
-        config.num_hiddens, config.num_layers,
-        **({'activation': config.activation} if config.cell == 'rnn' else {}))
-    net = BookRNNModel(layer, vocab_size)
-    net.initialize(init.Normal(0.01), ctx=ctx)
-    trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': config.lr})
-    loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    return timed_epochs(lambda: book_train_epoch(net, batches, loss, trainer, ctx,
-                                                 config.clip, False)[0], epochs)
-
-
-def train_row(make_net, config, vocab_size, batches, ctx, epochs, hybridize=True,
-              diagnostics=False):
-    """`train` as a learner calls it; each epoch timed from one `on_epoch` call to the next,
-    so what `train` does around `train_epoch` (the diagnostics' replay) counts too."""
-    net = make_net(vocab_size, config.num_hiddens, config.num_layers, config.cell,
-                   config.activation)
-    stamps = [time.perf_counter()]
-    callbacks = [Diagnostics()] if diagnostics else []
-    callbacks.append(OnEpoch(lambda _: stamps.append(time.perf_counter())))
-    history = train_config(net, batches, None, config.replace(num_epochs=epochs), ctx,
-                           hybridize=hybridize, callbacks=callbacks)
-    return [end - start for start, end in zip(stamps, stamps[1:])], history['train_ppl']
-
-
-def forward_backward_row(config, vocab_size, batches, ctx, epochs):
-    """(c) without its step: `DeepRNN` hybridized, forward, loss and backward on every batch,
-    no clipping and no update, the state carried as `train` carries it. Nothing around the
-    model can make (c) faster than this row: it bounds what a better step could gain."""
-    net = build_model(config, vocab_size, ctx)
-    net.hybridize()
-    loss = gluon.loss.SoftmaxCrossEntropyLoss()
-
-    def epoch():
-        state, total = None, 0.0
-        for X, Y in batches:
-            state = net.begin_state(X.shape[0], ctx) if state is None else \
-                [s.detach() for s in state]
-            X, Y = X.as_in_ctx(ctx), Y.as_in_ctx(ctx)  # on the model's device, as in `train`
-            with autograd.record():
-                y_hat, state = net(X, state)
-                l = loss(y_hat, Y.T.reshape(-1)).sum() / Y.size
-            l.backward()
-            total = total + l
-        return math.exp(float(total) / len(batches))  # the weights never change
-    return timed_epochs(epoch, epochs)
-
-
-ROWS = {  # key: (name, what its process runs; the PyTorch row runs torch_peer.py)
-    'a': ('book-style loop (RNNModel, host sync per batch)', book_row),
-    'b': ('DeepRNN imperative', functools.partial(train_row, DeepRNN, hybridize=False)),
-    'c': ('DeepRNN hybridized (train default)', functools.partial(train_row, DeepRNN)),
-    'd': ('DeepRNNScratch step by step',
-          functools.partial(train_row, functools.partial(DeepRNNScratch, fast=False),
-                            hybridize=False)),
-    'e': ('DeepRNNScratch fast (train default)', functools.partial(train_row, DeepRNNScratch)),
-    TORCH_ROW: ('PyTorch, same loop', None),
-    'g': ('(c) with the Diagnostics callback',
-          functools.partial(train_row, DeepRNN, diagnostics=True)),
-    'h': ('(e) with the Diagnostics callback',
-          functools.partial(train_row, DeepRNNScratch, diagnostics=True)),
-    NOTEBOOK_ROW: ('(c) with d2l imported first (notebook order)',
-                   functools.partial(train_row, DeepRNN)),
-    BOUND_ROW: ('(c) forward + backward alone, no step (its bound)', forward_backward_row),
-}
-
-# A package row's process. The notebook row imports d2l (hence mxnet) before the package,
-# so it runs as a notebook that did `from d2l import mxnet as d2l` first.
-CHILD_CODE = '''\
-import sys
-sys.path.insert(0, {root!r})
-{prelude}mxnet_first = 'mxnet' in sys.modules
-from d2l_deep_rnn.commands.bench import child_main
-sys.exit(child_main(sys.argv[1:], mxnet_first))
-'''
-
-
-def child_main(argv, mxnet_first):
-    """A package row's own process: train on the parent's batches, write times and facts."""
-    key, batches_path, result_path = argv
-    settings, X, Y = load_batches(batches_path)
-    batches = [(np.array(x), np.array(y)) for x, y in zip(X, Y)]
-    seconds, ppl = ROWS[key][1](Config(**settings['config']), settings['vocab_size'], batches,
-                                parse_ctx(settings['ctx']), settings['epochs'])
-    write_result(result_path, {**process_facts(), 'seconds': seconds, 'train_ppl': ppl,
-                               'mxnet_before_package': mxnet_first,
-                               'mxnet_omp_threads': thread_cap(_LIB)})  # per operator
-    return 0
-
-
-# The parent: the batches, each row's process in turn, the table.
+# The batches, each row's process in turn, the table.
 
 class RowFailed(Exception):
     """A row's process crashed or did not finish: one line naming the row."""
 
 
 def user_environment():
-    """The environment this command was started with (Linux's /proc/self/environ): importing
+    """The environment this tool was started with (Linux's /proc/self/environ): importing
     the package has set OpenMP variables in os.environ since, and the rows get the user's."""
     try:
         with open('/proc/self/environ', 'rb') as f:
@@ -244,12 +101,12 @@ def user_environment():
 
 
 def child_command(key, batches_path, result_path):
-    """The command line of a row's fresh process, run by this same Python."""
+    """The command line of a row's fresh process, a script run by this same Python: the
+    notebook row imports d2l before the package, as the notebooks do."""
     if key == TORCH_ROW:
         return [sys.executable, TORCH_PEER, batches_path, result_path]
-    prelude = 'from d2l import mxnet as d2l\n' if key == NOTEBOOK_ROW else ''
-    code = CHILD_CODE.format(root=PACKAGE_ROOT, prelude=prelude)
-    return [sys.executable, '-c', code, key, batches_path, result_path]
+    first = ['--d2l-first'] if key == NOTEBOOK_ROW else []
+    return [sys.executable, ROW_SCRIPT, *first, key, batches_path, result_path]
 
 
 def run_child(key, batches_path, result_path, env, timeout):
@@ -298,8 +155,9 @@ def run_rounds(batches_path, rounds, skipped, tokens, env, timeout):
 
 
 def run_rows(config, ctx_text, repeats, rounds=2, data_dir=None, with_torch=True,
-             timeout=1800):
-    """All rows, each in its own processes; returns the result dict (also what --json writes)."""
+             timeout=1800, book_cache=None):
+    """All rows, each in its own processes; returns the result dict (also what --json writes).
+    The book's d2l comes from `book_cache` (default: the user cache), downloaded once."""
     ctx = parse_ctx(ctx_text)
     if isinstance(ctx, list):
         raise UsageError(f'--ctx {ctx_text}: the bench times loops on one device; name one')
@@ -311,8 +169,9 @@ def run_rows(config, ctx_text, repeats, rounds=2, data_dir=None, with_torch=True
     train_iter.random_offset = False
     batches = list(train_iter)  # the same batches for every row and epoch
     tokens = sum(X.size for X, _ in batches)
+    book = fetch(book_cache or cache_dir())  # row (a)'s; after the checks: none in vain
     settings = {'config': config.as_dict(), 'ctx': ctx_text, 'vocab_size': len(vocab),
-                'epochs': repeats + 1}
+                'vocab': vocab.idx_to_token, 'book_d2l': book, 'epochs': repeats + 1}
     skipped = {} if with_torch else {TORCH_ROW: 'left out by --no-torch'}
     env = user_environment()
     with tempfile.TemporaryDirectory(prefix='d2l-deep-rnn-bench-') as folder:
@@ -325,8 +184,8 @@ def run_rows(config, ctx_text, repeats, rounds=2, data_dir=None, with_torch=True
             'tokens_per_epoch': tokens, 'vocab_size': len(vocab), 'flops_per_token': flops,
             'matmul_peak_gflops': matmul_peak(ctx), 'pid': os.getpid(),
             'environment': {name: env.get(name) for name in OMP_VARIABLES},
-            'machine': describe_host(),
-            'python': platform.python_version(), 'mxnet': mx.__version__,
+            'machine': describe_host(), 'python': platform.python_version(),
+            'mxnet': mx.__version__, 'book_d2l': REQUIREMENT,
             'rows': row_results(processes, config, tokens, flops), 'skipped': skipped}
 
 
@@ -336,7 +195,7 @@ def row_results(processes, config, tokens, flops):
             for key in ROWS if any(p['row'] == key for p in processes)]
     rate = {r['row']: r['tokens_per_sec'] for r in rows}
     for r in rows:
-        r['ratio'] = r['tokens_per_sec'] / rate['a']
+        r['ratio'] = r['tokens_per_sec'] / rate[BOOK_ROW]
         r['vs_torch'] = r['tokens_per_sec'] / rate[TORCH_ROW] if TORCH_ROW in rate else None
     return rows
 
@@ -411,7 +270,10 @@ def footer(result, rows):
     return lines
 
 
-def add_arguments(parser):
+def build_parser():
+    """The tool's flags: the model's size, how long and how often to time, where to write."""
+    parser = ArgumentParser(prog='python bench/bench.py', description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_flags(parser, Config(), CONFIG_FIELDS)
     parser.add_argument('--repeats', type=int, default=5, help='timed epochs per process')
     parser.add_argument('--rounds', type=int, default=2,
@@ -425,10 +287,16 @@ def add_arguments(parser):
                         help="seconds a row's process may take before it is stopped")
     parser.add_argument('--json', default='bench.json', help='where to write the results')
     parser.add_argument('--data-dir', default=None)
+    parser.add_argument('--book-d2l-cache', metavar='FOLDER', default=None,
+                        help=f"where {REQUIREMENT}'s wheel is kept, downloaded once from the "
+                             f"package registry: row (a) runs the book's own loop from it "
+                             f"(default: {cache_dir()}, beside the corpus)")
+    return parser
 
 
 def run(args):
-    """The bench from parsed flags; exit status 2 for bad input, 1 if a row failed."""
+    """The bench from parsed flags; exit status 2 for bad input or no book's d2l, 1 if a
+    row failed."""
     try:
         config = config_from_args(args)
         repeats = args.repeats
@@ -444,10 +312,11 @@ def run(args):
               f'hiddens, batch {config.batch_size} x {config.num_steps}, every row in a '
               f'process of its own', flush=True)
         result = run_rows(config, args.ctx, repeats, args.rounds, args.data_dir,
-                          with_torch=not args.no_torch, timeout=args.timeout)
-    except (UsageError, RowFailed) as e:
+                          with_torch=not args.no_torch, timeout=args.timeout,
+                          book_cache=args.book_d2l_cache)
+    except (UsageError, BookUnavailable, RowFailed) as e:
         print(f'error: {e}', file=sys.stderr)
-        return 2 if isinstance(e, UsageError) else 1
+        return 1 if isinstance(e, RowFailed) else 2
     try:
         atomic_write_bytes(args.json, json.dumps(result, indent=1).encode())
     except OSError as e:
@@ -458,3 +327,11 @@ def run(args):
     print(f'wrote {args.json}')
     return 0
 
+
+def main(argv=None):
+    """Parse `argv` (default: the command line) and run the bench; the exit status."""
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == '__main__':
+    sys.exit(main())
