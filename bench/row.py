@@ -6,10 +6,9 @@ script imports this checkout's d2l_deep_rnn before anything loads MXNet, as a us
 program does; with --d2l-first (row i) it imports the venv's d2l, hence mxnet, before the
 package, as the notebooks do.
 """
-import os
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import checkout  # noqa: F401  (first: this checkout's d2l_deep_rnn on sys.path)
 
 
 def main(argv):
@@ -26,5 +25,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-    sys.path.insert(1, REPO)  # after this folder: this checkout's package, not an installed one
     sys.exit(main(sys.argv[1:]))
