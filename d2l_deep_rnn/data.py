@@ -157,14 +157,13 @@ def load_texts(texts, chars='book', data_dir=None):
     per text of its name, absolute path, SHA-1 and characters."""
     texts = check_texts(texts)
     check_choice('chars', chars, CHARS)
-    arrays, read = [], []
-    for text in texts:
-        path = text_path(text, data_dir)
+    arrays, read, paths = [], [], [text_path(text, data_dir) for text in texts]
+    for text, path in zip(texts, paths):
         points, sha1 = read_code_points(path, chars)
         arrays.append(points)
         read.append({'text': text, 'path': os.path.abspath(path), 'sha1': sha1,
                      'characters': len(points)})
-    return arrays, to_token_ids(arrays), read
+    return arrays, to_token_ids(arrays, paths), read
 
 
 def check_texts(texts):

@@ -77,7 +77,6 @@ def read_code_points(path, chars='book'):
         raise TextError(f'{path} has no letters a-z, so the book\'s preprocessing leaves '
                         f'nothing to train on; use chars=\'all\' (--chars all) or another file'
                         if offset else f'{path} is empty; give a text with something in it')
-    check_vocab_size(len(characters_in(points[:n])), path)
     return points[:n], sha1.hexdigest()
 
 
@@ -130,10 +129,14 @@ def vocab_from_tokens(idx_to_token):
     return vocab
 
 
-def to_token_ids(arrays):
+def to_token_ids(arrays, names=None):
     """Code points -> token ids, in place, under the vocabulary of every character in
-    `arrays` (d2l's order: sorted, `<unk>` among them); returns the vocabulary."""
-    present = characters_in(onp.concatenate([characters_in(a) for a in arrays]))
+    `arrays` (d2l's order: sorted, `<unk>` among them); returns the vocabulary. Each array's
+    characters are counted once, and a text with too many is refused by its name."""
+    each = [characters_in(a) for a in arrays]
+    for present, name in zip(each, names or ['the text'] * len(arrays)):
+        check_vocab_size(len(present), name)
+    present = characters_in(onp.concatenate(each))
     check_vocab_size(len(present), 'the texts together')
     tokens = sorted([chr(p) for p in present] + [UNK])
     vocab = vocab_from_tokens(tokens)
