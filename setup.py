@@ -1,6 +1,6 @@
-"""Puts d2l_deep_rnn.pth into site-packages beside the package (see d2l_deep_rnn_mxnet): a
-.pth file is not a module, so `build_py` adds it to what a wheel installs, and to an
-editable wheel (whose root setuptools makes `install_lib`) too.
+"""Puts d2l_deep_rnn.pth into site-packages beside the package (see
+d2l_deep_rnn_import_hook): a .pth file is not a module, so `build_py` adds it to what a wheel
+installs, and to an editable wheel (whose root setuptools makes `install_lib`) too.
 
 `build_py` also empties the package's folders in `build/lib` first: setuptools only adds
 to them (pypa/setuptools#1871), so a module renamed or removed since the last build would

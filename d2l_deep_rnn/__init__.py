@@ -4,9 +4,9 @@ book's training loop for both."""
 import os
 import warnings
 
-import d2l_deep_rnn_mxnet  # noqa: E402  (imports no MXNet)
+import d2l_deep_rnn_import_hook  # noqa: E402  (imports no MXNet)
 
-d2l_deep_rnn_mxnet.install()  # before MXNet loads: what 1.9.1 needs on today's Pythons
+d2l_deep_rnn_import_hook.install()  # before MXNet loads: what 1.9.1 needs on today's Pythons
 
 from . import threads  # noqa: E402  (imports no MXNet)
 
@@ -22,7 +22,7 @@ if os.environ.get('MXNET_USE_MKLDNN_RNN') == '0':
 try:
     from mxnet import npx  # noqa: E402
 except OSError as error:  # libmxnet.so, or a library it needs, did not load
-    d2l_deep_rnn_mxnet.refuse(error)
+    d2l_deep_rnn_import_hook.refuse(error)
 
 npx.set_np()
 if MXNET_CAME_FIRST:

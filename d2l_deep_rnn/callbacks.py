@@ -21,15 +21,15 @@ from .config import UsageError, check_lr_decay, check_positive_int
 class Run:
     """The training run a callback serves: the model, its Gluon `Trainer`, the vocabulary
     (saved with checkpoints), the epochs asked for, the clipping threshold, the optimizer's
-    name, and `lead`: whether this process prints and writes (rank 0 of a parameter-server
-    job; always, alone)."""
+    name, and `is_main_process`: whether this process prints and writes (rank 0 of a
+    parameter-server job; always, in a single process)."""
     net: object
     trainer: object
     vocab: object
     num_epochs: int
     clip: float
     optimizer: str
-    lead: bool = True
+    is_main_process: bool = True
 
 
 class Callback:
@@ -169,7 +169,7 @@ class Progress(Callback):
             self.show(history)
 
     def show(self, history):
-        if self.run.lead:
+        if self.run.is_main_process:
             print(progress_line(history, self.run.num_epochs), file=sys.stdout, flush=True)
         self.shown = history['epochs']
 

@@ -187,7 +187,8 @@ class Checkpoints(Callback):
         run = self.run
         if not self.resume:
             return None
-        return resume(self.folder, run.net, run.trainer, run.vocab, run.lead and self.verbose)
+        return resume(self.folder, run.net, run.trainer, run.vocab,
+                      run.is_main_process and self.verbose)
 
     def on_epoch_end(self, history):
         self.last = history['epochs']
@@ -200,7 +201,7 @@ class Checkpoints(Callback):
             self.save(history)
 
     def save(self, history):
-        if self.run.lead:
+        if self.run.is_main_process:
             save_checkpoint(self.folder, self.run.net, self.run.trainer, history,
                             self.run.vocab)
         self.saved = history['epochs']
@@ -223,7 +224,7 @@ class KeepBest(Callback):
     def on_train_begin(self, history):
         """A resumed run keeps the best weights saved before it (if a better epoch comes, it
         replaces them)."""
-        if self.folder and self.run.lead and history.get('best_epoch') and \
+        if self.folder and self.run.is_main_process and history.get('best_epoch') and \
                 os.path.isfile(os.path.join(self.folder, META)):
             now = self.copy_weights()
             load_parameters(self.folder, self.run.net)
@@ -241,7 +242,7 @@ class KeepBest(Callback):
     def on_epoch_end(self, history):
         if history.get('best_epoch') == history['epochs']:
             self.weights = self.copy_weights()
-            if self.folder and self.run.lead:
+            if self.folder and self.run.is_main_process:
                 save_checkpoint(self.folder, self.run.net, self.run.trainer, history,
                                 self.run.vocab)
         return False

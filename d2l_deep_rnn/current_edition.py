@@ -64,7 +64,7 @@ class StackedRNN(d2l.RNN):
     """The concise deep RNN: MXNet's fused `rnn.RNN` (tanh), `rnn.GRU` or `rnn.LSTM` with
     `num_layers` layers, as `d2l.RNN`. `outputs, state = rnn(inputs, state=None)`: state is
     H, (num_layers, batch_size, num_hiddens), or (H, C) for the LSTM. Dropout between
-    layers is applied on a CPU too (`gluon_model.LayerwiseDropout`; oneDNN ignores it)."""
+    layers is applied on a CPU too (`gluon_model.FusedWithDropout`; oneDNN ignores it)."""
 
     def __init__(self, num_hiddens, num_layers, cell='gru', dropout=0):
         d2l.Module.__init__(self)

@@ -183,3 +183,18 @@ def summarize(history):
             'update_ratio': mean(history['update_ratio']),
             'clip_fraction': sum(history['clip_fraction']) / epochs,
             'saturation': history['saturation'][-1]}
+
+
+def diagnostics_table(summaries):
+    """Per run ({label: `summarize`'s figures}) and layer: the mean gradient norm and update
+    ratio, the last epoch's saturation, then how often clipping fired. Returns the lines."""
+    width = max(8, *map(len, summaries))
+    lines = [f"{'model':<{width}} {'layer':<8} {'grad norm':>10} {'update/weight':>13} "
+             f"{'saturated':>9}"]
+    for name, d in summaries.items():
+        for l, layer in enumerate(d['layers']):
+            sat = d['saturation'][l] if l < len(d['saturation']) else None
+            lines.append(f"{name:<{width}} {layer:<8} {d['grad_norm'][l]:10.4f} "
+                         f"{d['update_ratio'][l]:13.2e}" + ('' if sat is None else f' {sat:9.1%}'))
+        lines.append(f"{name:<{width}} clipping fired on {d['clip_fraction']:.0%} of the steps")
+    return lines

@@ -1,7 +1,7 @@
 """Training as one worker of MXNet's parameter server (`dist_sync`, `dist_async`): which rows
 of each batch this worker takes, how its Trainer sums and steps, and the epoch's perplexity
-over all workers. `ALONE` is a single process, which needs none of it; `train_epoch` is the
-same loop either way.
+over all workers. A `SingleProcess` needs none of it; `train_epoch` is the same loop either
+way.
 
 Each worker takes a contiguous block of rows of every batch (row i keeps its hidden state on
 one worker, as on one of several devices). Its gradient, the mean over its own rows, is
@@ -16,14 +16,14 @@ import sys
 import mxnet as mx
 from mxnet import gluon, np
 
-from .config import UsageError
+from .config import UsageError, check_choice
 from .metrics import perplexity
 
 KVSTORES = ('device', 'local', 'dist_sync', 'dist_async')
 LOSS_KEY = 1_000_000  # the kvstore key that sums the workers' losses (parameters use 0..P-1)
 
 
-class Alone:
+class SingleProcess:
     """A single process: every row, Gluon's own Trainer, the epoch as it is."""
 
     rank, num_workers, kv, asynchronous = 0, 1, None, False
@@ -39,14 +39,14 @@ class Alone:
         return ppl, num_tokens
 
 
-ALONE = Alone()
+SINGLE_PROCESS = SingleProcess()
 
 
-class Worker(Alone):
-    """One worker of a parameter-server job, through its kvstore `kv`."""
+class Worker(SingleProcess):
+    """One worker of a parameter-server job, through its kvstore `kv`, training on `ctx`."""
 
-    def __init__(self, kv):
-        self.kv, self.rank, self.num_workers = kv, kv.rank, kv.num_workers
+    def __init__(self, kv, ctx=None):
+        self.kv, self.rank, self.num_workers, self.ctx = kv, kv.rank, kv.num_workers, ctx
         self.asynchronous = 'async' in kv.type
         self.share, self.own_tokens, self.all_tokens = 1.0, 0, 0
 
@@ -127,10 +127,12 @@ def cluster_sum(kv, value):
     return float(out[0])
 
 
-def join(kvstore):
-    """The kvstore of a `dist_*` job (the `DMLC_*` environment names the scheduler) as a
-    `Worker`, or `ALONE` for 'device' and 'local' (Gluon sums several devices itself)."""
-    return Worker(mx.kv.create(kvstore)) if kvstore.startswith('dist') else ALONE
+def join(kvstore, ctx=None):
+    """What `train` takes as its `ctx`: for a `dist_*` kvstore, this process as a `Worker` of
+    the job (the `DMLC_*` environment names the scheduler) on `ctx`; for 'device' and
+    'local', `ctx` itself (Gluon sums several devices' gradients on its own)."""
+    check_choice('kvstore', kvstore, KVSTORES)
+    return Worker(mx.kv.create(kvstore), ctx) if kvstore.startswith('dist') else ctx
 
 
 def end_without_shutdown(code):

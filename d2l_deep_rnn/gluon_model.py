@@ -8,7 +8,7 @@ from .config import check_model, check_positive_int
 from .params import freeze
 
 
-class LayerwiseDropout:
+class FusedWithDropout:
     """A fused layer (`rnn.RNN/GRU/LSTM`) that, given dropout, runs each of its layers as a
     fused kernel of its own and drops between them (`dropout.between_layers`), since the CPU
     kernel ignores the dropout argument; given `weight_dropout`, each layer's recurrent
@@ -40,15 +40,15 @@ class LayerwiseDropout:
         return H, [F.np.concatenate([f[k] for f in finals], axis=0) for k in range(len(states))]
 
 
-class RNN(LayerwiseDropout, rnn.RNN):
+class RNN(FusedWithDropout, rnn.RNN):
     pass
 
 
-class GRU(LayerwiseDropout, rnn.GRU):
+class GRU(FusedWithDropout, rnn.GRU):
     pass
 
 
-class LSTM(LayerwiseDropout, rnn.LSTM):
+class LSTM(FusedWithDropout, rnn.LSTM):
     pass
 
 
@@ -96,6 +96,11 @@ class DeepRNN(nn.HybridBlock):
             Y = dropouts.before_output(F, Y, self.output_dropout)
         output = self.dense(Y.reshape(-1, self.num_hiddens))  # (num_steps*batch_size, vocab)
         return output, state
+
+    def hybridize(self, active=True, **kwargs):
+        """Gluon's, remembered in `compiled`: `train` hybridizes models unless set to False."""
+        self.compiled = active
+        super().hybridize(active, **kwargs)
 
     def begin_state(self, batch_size, ctx=None):
         """Zero states in the rnn layer's own format: [H] or [H, C], (L, batch_size, h) each."""

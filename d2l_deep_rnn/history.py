@@ -11,10 +11,10 @@ import math
 
 from .config import UsageError
 from .data import unigram_perplexity
-from .distributed import ALONE
+from .distributed import SINGLE_PROCESS
 
 
-def new_history(label, ctx, train_iter, val_iter, vocab, worker=ALONE):
+def new_history(label, ctx, train_iter, val_iter, vocab, worker=SINGLE_PROCESS):
     """An empty history for run `label`; with `val_iter`, the unigram perplexity of the
     held-out text (the bar a model that ignores context sets)."""
     history = {'model': label, 'ctx': str(ctx), 'epochs': 0,

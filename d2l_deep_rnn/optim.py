@@ -11,7 +11,7 @@ import math
 import mxnet as mx
 
 
-class Trained(mx.optimizer.Optimizer):
+class TrainedParamsOptimizer(mx.optimizer.Optimizer):
     """What both share: every parameter in one `update`, the frozen ones left out."""
 
     def __init__(self, **kwargs):
@@ -29,7 +29,7 @@ class Trained(mx.optimizer.Optimizer):
     update_multi_precision = update
 
 
-class SGD(Trained):
+class SGD(TrainedParamsOptimizer):
     """The book's SGD step, w <- w - lr g, for every trained parameter in one operator."""
 
     def create_state(self, index, weight):
@@ -40,7 +40,7 @@ class SGD(Trained):
                                lrs=lrs, wds=wds, num_weights=len(weights), out=weights)
 
 
-class Adam(Trained):
+class Adam(TrainedParamsOptimizer):
     """Adam: m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2, w <- w - lr_t m / (sqrt(v) +
     eps), with the bias correction lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) at step t. Each
     parameter keeps (m, v), saved with the checkpoints."""

@@ -198,8 +198,9 @@ class DeepRNNScratch(nn.Block):
                     weight_dropout=self.weight_dropout)
 
     def hybridize(self, active=True, **kwargs):
-        """Hybridize the per-step layers and switch `forward_layers` to compiled graphs."""
-        self._schedule.hybrid = active
+        """Hybridize the per-step layers and switch `forward_layers` to compiled graphs;
+        `compiled` tells `train`, which hybridizes models unless they were set to False."""
+        self._schedule.hybrid = self.compiled = active
         super().hybridize(active, **kwargs)
 
     def begin_state(self, batch_size, ctx=None):

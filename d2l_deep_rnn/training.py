@@ -19,7 +19,7 @@ from .checkpoint import Checkpoints, KeepBest
 from .config import (OPTIMIZERS, UsageError, check_choice, check_positive_int,
                      check_config, check_positive_number, check_switch)
 from .diagnostics import Diagnostics
-from .distributed import ALONE, KVSTORES, join
+from .distributed import SINGLE_PROCESS, Worker
 from .factory import ensure_initialized, set_seed
 from .history import new_history, record_epoch
 from .machine import check_ctx
@@ -95,7 +95,7 @@ def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, *, clip=1.
     return perplexity(float(total_loss) / num_tokens), num_tokens
 
 
-def make_trainer(net, lr, worker=ALONE, optimizer='sgd'):
+def make_trainer(net, lr, worker=SINGLE_PROCESS, optimizer='sgd'):
     """SGD (or Adam: `optim`) through a Gluon Trainer, which sums the gradients of several
     devices, or of a parameter server's workers (`distributed`); with `dist_async` the
     servers take plain steps on each worker's clipped gradient as it comes."""
@@ -123,45 +123,49 @@ def evaluate_perplexity(net, data_iter, ctx):
 
 
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=False, *,
-          clip=1.0, val_iter=None, seed=None, hybridize=True, optimizer='sgd',
-          kvstore='device', label=None, callbacks=None):
+          clip=1.0, val_iter=None, seed=None, optimizer='sgd', callbacks=None):
     """Train `net` (a `DeepRNN` or `DeepRNNScratch`) as the book's `train_ch8`; returns the
     history: per epoch `train_ppl`, `val_ppl`, `tokens_per_sec`, `seconds`; with `val_iter`,
     `best_val_ppl`, `best_epoch` and `unigram_ppl` (a model that ignores context: about 17).
 
     The first seven parameters are `train_ch8`'s, in its order (its `device` is `ctx`), so
-    the book's call runs unchanged. The rest are keyword-only:
+    the book's call runs unchanged. `ctx` is one device, a list of them (data parallel:
+    Gluon sums their gradients), or `distributed.join(kvstore, ctx)`, this process as one
+    worker of a parameter-server job (same seed, data and settings in every worker).
+    The rest are keyword-only:
 
     clip: the threshold of the global gradient norm (the book's 1).
     val_iter: held-out batches, whose perplexity is measured after every epoch.
     seed: seeds every generator first (`factory.set_seed`), for a reproducible run.
-    hybridize: compile the model's graph (False: run it imperatively).
     optimizer: 'sgd' (the book's) or 'adam', after the same clipping (`optim`).
-    kvstore: 'device' or 'local' sums several devices; 'dist_sync' or 'dist_async' trains as
-        one worker of a parameter-server job (`distributed`; same seed, data and settings).
-    label: the run's name in the history and the progress lines (default: the class name).
     callbacks: the extras (`callbacks.Callback` instances, or one), run in this order;
         default: [Progress()], the book's progress lines. `callbacks_for(config, ...)`
         builds them from a `Config`.
+
+    What describes the model stays with it: `train` compiles its graph (`net.hybridize()`)
+    unless `net.hybridize(False)` asked for steps one by one, and the run's name in the
+    history and the progress lines is `net.label` if the model has one (the main job names
+    its two 'scratch' and 'gluon'), else the class name.
     """
+    worker, ctx = (ctx, ctx.ctx) if isinstance(ctx, Worker) else (SINGLE_PROCESS, ctx)
     ctx = ctx if ctx is not None else d2l.try_gpu()
     check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip)
     if isinstance(callbacks, Callback):  # one alone
         callbacks = [callbacks]
     callbacks = [Progress()] if callbacks is None else list(callbacks)
-    check_callbacks(callbacks, val_iter is not None, kvstore)
+    check_callbacks(callbacks, val_iter is not None, worker.asynchronous)
     callbacks = CallbackList(callbacks)
     if seed is not None:
         set_seed(seed)
     ensure_initialized(net, ctx)
-    if hybridize:
+    if getattr(net, 'compiled', True):
         net.hybridize()
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    worker = join(kvstore)
     trainer = make_trainer(net, lr, worker, optimizer)
     callbacks.bind(Run(net, trainer, vocab, num_epochs, clip, optimizer, worker.rank == 0))
+    label = getattr(net, 'label', type(net).__name__)
     history = callbacks.resumed_history() or \
-        new_history(label or type(net).__name__, ctx, train_iter, val_iter, vocab, worker)
+        new_history(label, ctx, train_iter, val_iter, vocab, worker)
     callbacks.on_train_begin(history)
     for epoch in range(history['epochs'] + 1, num_epochs + 1):
         callbacks.on_epoch_begin(history)
@@ -198,17 +202,16 @@ def check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip):
                          f'{len(vocab)}; build it with len(vocab) as its vocab_size')
 
 
-def check_callbacks(callbacks, validation, kvstore):
+def check_callbacks(callbacks, validation, asynchronous=False):
     """Refuse extras this run cannot serve (UsageError), before anything is trained or
-    written: without `validation`, those that follow it; with dist_async, those that save
-    or set the optimizer, which the servers keep; anything but a `Callback` instance."""
-    check_choice('kvstore', kvstore, KVSTORES)
+    written: without `validation`, those that follow it; `asynchronous` (dist_async), those
+    that save or set the optimizer, which the servers keep; anything but a `Callback`."""
     for callback in callbacks:
         check_callback(callback)
     if not validation and any(c.needs_validation for c in callbacks):
         raise UsageError('lr_decay, patience and keep_best follow the validation '
                          'perplexity; give val_iter (--val-tokens > 0)')
-    if kvstore == 'dist_async' and any(c.uses_the_optimizer for c in callbacks):
+    if asynchronous and any(c.uses_the_optimizer for c in callbacks):
         raise UsageError('with dist_async the servers keep the optimizer, which a worker can '
                          'neither save nor change: drop --save and --lr-decay, or use '
                          '--kvstore dist_sync')

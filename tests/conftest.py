@@ -98,6 +98,13 @@ BAD_TEXTS = ['not utf-8', 'binary', 'empty', 'no letters', 'folder', 'missing', 
 
 
 @pytest.fixture(scope='session')
+def small_splits(data_dir):
+    """(train_iter, val_iter, vocab): 2,000 training characters in batches of 8 x 10."""
+    from d2l_deep_rnn import load_data_splits
+    return load_data_splits(8, 10, max_tokens=2000, val_tokens=1000, data_dir=data_dir)
+
+
+@pytest.fixture(scope='session')
 def corpus_path(data_dir):
     from d2l_deep_rnn.data import find_corpus
     return find_corpus(data_dir)

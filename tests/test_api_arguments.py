@@ -14,7 +14,8 @@ from d2l_deep_rnn.checkpoint import Checkpoints, KeepBest
 from d2l_deep_rnn.data import load_data_config
 from d2l_deep_rnn.factory import build_models
 from d2l_deep_rnn.training import callbacks_for, train_config
-from d2l_deep_rnn.nbtools import LivePlot
+from d2l_deep_rnn.distributed import join
+from d2l_deep_rnn.notebook import LivePlot
 
 BAD = {'negative': -3, 'zero': 0, 'nan': math.nan, 'infinite': math.inf, 'float': 2.5,
        'huge': 10 ** 12, 'wrong type': [1], 'unknown name': 'bogus'}
@@ -51,9 +52,10 @@ def entries(data_dir, tmp_path):
         'DeepRNNScratch': (DeepRNNScratch, dict(MODEL, fast=True), list(MODEL) + ['fast']),
         'train': (lambda **kw: train(DeepRNN(28, 8, 2, 'rnn'), **kw), dict(
             train_iter=splits[0], vocab=splits[2], lr=1.0, num_epochs=1, ctx=mx.cpu(),
-            use_random_iter=False, clip=1.0, seed=0, optimizer='sgd', kvstore='device',
+            use_random_iter=False, clip=1.0, seed=0, optimizer='sgd',
             callbacks=[]), ['lr', 'num_epochs', 'use_random_iter', 'clip', 'seed',
-                            'optimizer', 'kvstore']),
+                            'optimizer']),
+        'join': (join, dict(kvstore='device', ctx=mx.cpu()), ['kvstore']),
         'predict': (predict, dict(prefix='the', num_preds=3, net=net, vocab=splits[2],
                                   temperature=0.0, seed=0),
                     ['prefix', 'num_preds', 'temperature', 'seed']),

@@ -17,7 +17,7 @@ from d2l_deep_rnn import Config, DeepRNN, UsageError
 from d2l_deep_rnn.current_edition import DeepRNNLM, StackedRNN, StackedRNNScratch, TimeMachine
 from d2l_deep_rnn.data import CorpusError
 from d2l_deep_rnn.factory import build_models, set_seed
-from d2l_deep_rnn.nbtools import fit, moved, named_arrays
+from d2l_deep_rnn.notebook import fit, moved, named_arrays
 
 BATCH, STEPS, HIDDENS, LR, EPOCHS = 32, 16, 64, 2, 4
 

@@ -6,8 +6,8 @@ import pytest
 from mxnet import autograd, gluon, np
 
 from d2l_deep_rnn.params import is_frozen
-from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params, load_data_splits, train
-from d2l_deep_rnn.diagnostics import KEYS, Diagnostics, summarize
+from d2l_deep_rnn import DeepRNN, DeepRNNScratch, copy_params, train
+from d2l_deep_rnn.diagnostics import KEYS, Diagnostics, diagnostics_table, summarize
 from d2l_deep_rnn.training import make_trainer
 from d2l_deep_rnn.plots import plot_diagnostics
 
@@ -137,11 +137,6 @@ def test_without_clipping_the_ratio_is_the_plain_sgd_step():
         onp.testing.assert_allclose(history[key][0], expected[key], rtol=2e-5)
 
 
-@pytest.fixture(scope='module')
-def small_splits(data_dir):
-    return load_data_splits(8, 10, max_tokens=2000, val_tokens=1000, data_dir=data_dir)
-
-
 @pytest.mark.parametrize('Model', [DeepRNN, DeepRNNScratch])
 def test_diagnostics_off_adds_nothing_and_on_changes_no_result(small_splits, Model):
     train_iter, val_iter, vocab = small_splits
@@ -192,3 +187,24 @@ def test_the_ratio_is_the_step_at_the_rate_it_uses_after_a_decay():
     monitor.on_after_backward()  # where train_epoch calls it: before the clipping
     onp.testing.assert_allclose(monitor.end_epoch()['update_ratio'],
                                 expected['update_ratio'] / 4, rtol=2e-5)
+
+
+def test_the_table_has_a_row_per_layer_then_the_clipping():
+    """What the main job prints with --diagnostics and the two-layer notebook under its runs:
+    the means over the run, the last epoch's saturation (hidden layers only)."""
+    one = {'diag_layers': ['layer 1', 'output'], 'grad_norm': [[0.5, 1.0], [0.1, 0.3]],
+           'update_ratio': [[0.01, 0.02], [0.03, 0.02]], 'clip_fraction': [1.0, 0.5],
+           'saturation': [[0.1], [0.3]]}
+    two = {'diag_layers': ['layer 1', 'layer 2', 'output'], 'grad_norm': [[0.2, 0.6, 1.0]],
+           'update_ratio': [[0.001, 0.01, 0.02]], 'clip_fraction': [0.0],
+           'saturation': [[0.0, 0.5]]}
+    assert diagnostics_table({'1 layer': summarize(one), '2 layers': summarize(two)}) == [
+        'model    layer     grad norm update/weight saturated',
+        '1 layer  layer 1      0.3000      2.00e-02     30.0%',
+        '1 layer  output       0.6500      2.00e-02',
+        '1 layer  clipping fired on 75% of the steps',
+        '2 layers layer 1      0.2000      1.00e-03      0.0%',
+        '2 layers layer 2      0.6000      1.00e-02     50.0%',
+        '2 layers output       1.0000      2.00e-02',
+        '2 layers clipping fired on 0% of the steps',
+    ]

@@ -9,7 +9,7 @@ import nbclient
 import nbformat
 import pytest
 
-from d2l_deep_rnn.nbtools import SMALL_ENV
+from d2l_deep_rnn.notebook import SMALL_ENV
 from conftest import REPO
 
 NOTEBOOKS = os.path.join(REPO, 'notebooks')
@@ -19,7 +19,7 @@ WHOLE_BOOK = ['1 layer', '2 layers', '3 layers', '2 layers, dropout 0.5', '3 lay
 LABELS = {'deep-rnn': [None], 'rnn-scratch-two-layers': ['1 layer', '2 layers'],
           'scratch-vs-gluon': ['scratch', 'Gluon imperative', 'Gluon hybridized'],
           'deep-rnn-generalization': [SECTION] + WHOLE_BOOK}
-# report.result_line, e.g.
+# notebook.result_line, e.g.
 # '2 layers: perplexity 1.05, validation perplexity 9.87, 52,345 tokens/sec on cpu(0)'
 RESULT = re.compile(r'^(?:(?P<label>[^:]+): )?perplexity (?P<ppl>\d+\.\d\d)'
                     r'(?:, validation perplexity (?P<val>\d+\.\d\d))?'
@@ -127,7 +127,7 @@ def sampled_labels(name, lines):
     table (any of them, in a tie)."""
     if name != 'deep-rnn-generalization':
         return [set(LABELS[name])]
-    rows = table_rows(lines)
+    rows = table_rows(lines, WHOLE_BOOK)
     low = min(row['best'] for row in rows.values())
     return [{SECTION, label} for label, row in rows.items() if row['best'] == low]
 
@@ -143,18 +143,24 @@ def test_notebook_generates_after_the_prefix(executed, name):
             assert len(text) == len(prefix) + 50 and re.fullmatch('[a-z ]+', text)
 
 
-def test_two_layer_notebook_counts_params_and_observes(executed):
+def test_two_layer_notebook_counts_params_and_tabulates(executed):
     lines = stdout_lines(executed('rnn-scratch-two-layers'))
     # the small run: 28 tokens, 32 hiddens; by the equations, both ways
     assert '1 layer: 2,876 parameters (by the equations: 2,876)' in lines
     assert '2 layers: 4,956 parameters (by the equations: 4,956)' in lines
-    observations = [line[2:] for line in lines if line.startswith('- ')]
-    assert [o.split(':')[0] for o in observations] == [
-        'Throughput', 'Per epoch', 'Per second', 'Validation', 'Overfitting, 1 layer',
-        'Overfitting, 2 layers', 'Parameters'] + [
-        f'{what}, {label}' for label in ('1 layer', '2 layers')
-        for what in ('Gradients', 'Clipping', 'Update size', 'Saturation')]
-    assert all(re.search(r'\d', o) for o in observations)  # each rests on numbers
+    rows = table_rows(lines, ['1 layer', '2 layers'])
+    assert [row['params'] for row in rows.values()] == [2876, 4956]
+    for row in rows.values():
+        assert 1 <= row['at'] <= row['epochs'] == 20  # the small run's num_epochs
+        assert 1 < row['best'] <= row['final'] < PPL_BOUND and 1 < row['train'] < PPL_BOUND
+    # the diagnostics table: a row per layer, then how often clipping fired, per run
+    layer = re.compile(r'^(1 layer|2 layers) +(layer \d|output) +\d+\.\d{4} +\d\.\d\de[-+]\d\d'
+                       r'(?: +\d+\.\d%)?$')
+    assert [m.group(1, 2) for m in map(layer.match, lines) if m] == [
+        ('1 layer', 'layer 1'), ('1 layer', 'output'),
+        ('2 layers', 'layer 1'), ('2 layers', 'layer 2'), ('2 layers', 'output')]
+    clipping = [line for line in lines if ' clipping fired on ' in line]
+    assert [line.split(' clipping')[0].strip() for line in clipping] == ['1 layer', '2 layers']
 
 
 def test_scratch_and_gluon_curves_coincide(executed):
@@ -169,38 +175,36 @@ def test_scratch_and_gluon_curves_coincide(executed):
     assert [s.split(':')[0] for s in speedups] == ['Gluon imperative', 'Gluon hybridized']
 
 
-def table_rows(lines):
-    """The generalization notebook's table (`nbreport.run_table`): {label: its numbers}."""
+def table_rows(lines, labels):
+    """The rows of `notebook.run_table` printed for `labels`: {label: its numbers}."""
     rows = {}
-    for label in WHOLE_BOOK:
+    for label in labels:
         row = re.compile(re.escape(label) + r' {2,}(?P<params>[\d,]+) +(?P<epochs>\d+) +'
                          r'(?P<best>\d+\.\d\d) +(?P<at>\d+) +(?P<seconds>\d+\.\d) +'
-                         r'(?P<rate>[\d,]+) +(?P<train>\d+\.\d\d)$')
+                         r'(?P<final>\d+\.\d\d) +(?P<train>\d+\.\d\d) +(?P<rate>[\d,]+)$')
         for m in filter(None, map(row.match, lines)):
             assert label not in rows, f'two rows for {label}'
             rows[label] = dict(params=int(m['params'].replace(',', '')), epochs=int(m['epochs']),
-                               best=float(m['best']), at=int(m['at']), train=float(m['train']))
+                               best=float(m['best']), at=int(m['at']), final=float(m['final']),
+                               train=float(m['train']))
     return rows
 
 
-def test_generalization_notebook_tabulates_every_run_and_observes(executed):
+def test_generalization_notebook_tabulates_every_run(executed):
     lines = stdout_lines(executed('deep-rnn-generalization'))
     assert "1 layer, dropout 0.5: skipped (one layer has no layer above it to drop into)" in lines
-    rows = table_rows(lines)
-    assert list(rows) == WHOLE_BOOK  # a row per run, in the order trained
+    rows = table_rows(lines, [SECTION] + WHOLE_BOOK)
+    assert list(rows) == [SECTION] + WHOLE_BOOK  # the section's run, then each in its order
     # the small run: 28 tokens, 32 hiddens, 4 gates per LSTM layer (dropout adds none):
     # 4 (28*32 + 32*32 + 32) + (L-1) 4 (2*32*32 + 32) + 32*28 + 28
     for label, row in rows.items():
-        layers = int(label[0])
+        layers = 2 if label == SECTION else int(label[0])
         assert row['params'] == 7808 + (layers - 1) * 8320 + 924
-        assert 1 <= row['at'] <= row['epochs'] <= 3  # whole_epochs of the small run
-        assert 1 < row['best'] < PPL_BOUND and 1 < row['train'] < PPL_BOUND
-    observations = [line[2:] for line in lines if line.startswith('- ')]
-    assert [o.split(':')[0] for o in observations] == [
-        'Memorizing', 'Depth', 'Dropout', 'Unigram', 'Stopping', 'Cost', 'Best']
-    assert all(re.search(r'\d', o) for o in observations)  # each rests on numbers
-    low = min(row['best'] for row in rows.values())
-    assert f'the lowest validation perplexity is {low:.2f}, by ' in observations[-1]
+        epochs = 20 if label == SECTION else 3  # num_epochs, whole_epochs of the small run
+        assert 1 <= row['at'] <= row['epochs'] <= epochs
+        assert 1 < row['best'] <= row['final'] < PPL_BOUND and 1 < row['train'] < PPL_BOUND
+    unigram = [line for line in lines if line.startswith('unigram perplexity of the ')]
+    assert len(unigram) == 1 and 10 < float(unigram[0].split(': ')[1]) < PPL_BOUND
 
 
 EDITION = 'deep-rnn-current-edition'

@@ -27,7 +27,7 @@ def wheel(repo, tmp_path_factory):
 
 def sources(repo):
     """The repository's modules, as a wheel names them."""
-    names = {'d2l_deep_rnn_mxnet.py', 'd2l_deep_rnn.pth'}
+    names = {'d2l_deep_rnn_import_hook.py', 'd2l_deep_rnn.pth'}
     for folder, _, files in os.walk(os.path.join(repo, 'd2l_deep_rnn')):
         names |= {os.path.relpath(os.path.join(folder, f), repo) for f in files
                   if f.endswith('.py')}

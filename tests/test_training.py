@@ -250,12 +250,31 @@ def test_worker_rows_are_contiguous_blocks_covering_the_batch():
         worker_rows(X[:2], SimpleNamespace(rank=0, num_workers=3))
 
 
-def test_unknown_kvstore_is_refused():
+def test_unknown_kvstore_is_refused_and_a_single_process_keeps_its_devices():
     from d2l_deep_rnn.config import UsageError
-    net = DeepRNN(28, 8, 1, 'rnn')
+    from d2l_deep_rnn.distributed import join
     with pytest.raises(UsageError, match="kvstore must be one of device, local, dist_sync, "
                                          "dist_async; got 'nccl'"):
-        train(net, [], None, 1.0, 1, mx.cpu(), callbacks=[], kvstore='nccl')
+        join('nccl', mx.cpu())
+    devices = [mx.cpu(1), mx.cpu(2)]
+    assert join('device', devices) is devices and join('local', mx.cpu(1)) == mx.cpu(1)
+
+
+def test_the_model_says_whether_train_compiles_it_and_names_the_run(small_splits):
+    """`train` hybridizes a model unless `net.hybridize(False)` was called, and the history
+    takes the model's `label`, else its class name."""
+    train_iter, _, vocab = small_splits
+    for Model in (DeepRNN, DeepRNNScratch):
+        compiled, stepwise = Model(len(vocab), 8, 2, 'rnn'), Model(len(vocab), 8, 2, 'rnn')
+        stepwise.hybridize(False)
+        stepwise.label = 'step by step'
+        names = [train(net, train_iter, vocab, 1.0, 1, mx.cpu(), callbacks=[])['model']
+                 for net in (compiled, stepwise)]
+        assert names == [Model.__name__, 'step by step']
+        assert (compiled.compiled, stepwise.compiled) == (True, False)
+    assert compiled._schedule.hybrid and not stepwise._schedule.hybrid  # the scratch model's
+    assert DeepRNN(len(vocab), 8, 1, 'rnn')._active is False  # Gluon's flag, untouched
+
 
 
 def test_frozen_biases_keep_a_zero_rate_on_a_parameter_server():
@@ -278,13 +297,14 @@ def test_frozen_biases_keep_a_zero_rate_on_a_parameter_server():
 # tiny run whose validation perplexities are scripted.
 
 def test_train_takes_the_books_seven_then_a_few_keywords():
-    """The extras are callbacks only: train's keyword-only parameters are these eight."""
+    """The extras are callbacks; the model, the devices and the worker carry what describes
+    them (hybridize, label, kvstore): train's keyword-only parameters are these five."""
     import inspect
     parameters = inspect.signature(train).parameters.values()
     assert [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD] == \
         ['net', 'train_iter', 'vocab', 'lr', 'num_epochs', 'ctx', 'use_random_iter']
     assert [p.name for p in parameters if p.kind is p.KEYWORD_ONLY] == \
-        ['clip', 'val_iter', 'seed', 'hybridize', 'optimizer', 'kvstore', 'label', 'callbacks']
+        ['clip', 'val_iter', 'seed', 'optimizer', 'callbacks']
 
 
 def test_train_refuses_bad_arguments_in_one_line_before_anything_trains(data_dir):

@@ -31,11 +31,12 @@ FORMATTER = argparse.RawDescriptionHelpFormatter
 
 COLUMNS = ('cell', 'layers', 'dropout', 'parameters', 'epochs', 'train_ppl', 'val_ppl',
            'best_val_ppl', 'best_epoch', 'best_seconds', 'tokens_per_sec', 'seconds')
-SETTINGS = ('texts', 'chars', 'num_hiddens', 'output_dropout', 'weight_dropout', 'num_epochs', 'optimizer', 'lr',
-            'clip', 'batch_size', 'num_steps', 'max_tokens', 'val_tokens', 'seed', 'lr_decay',
-            'patience')
-BEFORE = {'optimizer': 'sgd', 'output_dropout': 0.0,  # settings of sweeps made before them
-          'weight_dropout': 0.0, 'texts': [], 'chars': 'book'}
+SETTINGS = ('texts', 'chars', 'num_hiddens', 'output_dropout', 'weight_dropout', 'num_epochs',
+            'optimizer', 'lr', 'clip', 'batch_size', 'num_steps', 'max_tokens', 'val_tokens',
+            'seed', 'lr_decay', 'patience')
+# what a sweep recorded before these settings existed had them at these values
+OLDER_SWEEP_DEFAULTS = {'optimizer': 'sgd', 'output_dropout': 0.0, 'weight_dropout': 0.0,
+                        'texts': [], 'chars': 'book'}
 
 
 def run_one(config, scratch, data, ctx, verbose):
@@ -43,9 +44,9 @@ def run_one(config, scratch, data, ctx, verbose):
     cell, num_layers, dropout = config.cell, config.num_layers, config.dropout
     train_iter, val_iter, vocab = data
     net = build_model(config, len(vocab), ctx, 'scratch' if scratch else 'gluon')
-    label = f'{cell} x{num_layers}' + (f' p={dropout:g}' if dropout else '')
+    net.label = f'{cell} x{num_layers}' + (f' p={dropout:g}' if dropout else '')
     history = train_config(net, train_iter, vocab, config, ctx, val_iter=val_iter,
-                           label=label, callbacks=callbacks_for(config, verbose=verbose))
+                           callbacks=callbacks_for(config, verbose=verbose))
     return {'cell': cell, 'layers': num_layers, 'dropout': dropout,
             'parameters': count_params(net), **result_row(history)}
 
@@ -74,7 +75,7 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
         path = os.path.join(runs, run_name(cell, num_layers, dropout) + '.json')
         if os.path.isfile(path):
             saved = read_run(path)
-            before = {**BEFORE, **saved['settings']}
+            before = {**OLDER_SWEEP_DEFAULTS, **saved['settings']}
             if before != settings:
                 differ = next(k for k in settings if before.get(k) != settings[k])
                 raise UsageError(f'{out} holds a sweep with {differ} '

@@ -13,8 +13,8 @@ import sys
 from .. import checkpoint
 from ..config import Config, UsageError, check_positive_int
 from ..data import load_data_config
-from ..diagnostics import check_optimizer, summarize as summarize_diagnostics
-from ..distributed import KVSTORES, end_without_shutdown
+from ..diagnostics import check_optimizer, diagnostics_table, summarize as summarize_diagnostics
+from ..distributed import KVSTORES, end_without_shutdown, join
 from ..factory import build_models
 from ..files import atomic_write_bytes
 from ..generate import default_prefix, predict
@@ -81,7 +81,7 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
         return callbacks_for(config, diagnostics=diagnostics, verbose=verbose,
                              save_dir=os.path.join(save, name) if save else None,
                              save_every=save_every, resume=resume)
-    check_callbacks(extras(models[0]), config.val_tokens > 0, kvstore)  # before any folder
+    check_callbacks(extras(models[0]), config.val_tokens > 0, kvstore == 'dist_async')  # first
     prepare_out_dir(out)
     if save:
         prepare_out_dir(save, '--save')
@@ -89,10 +89,11 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
     if verbose and config.texts:
         print(describe_texts(train_iter.texts, val_iter.texts[0]), flush=True)
     models = build_models(config, len(vocab), ctx, models)
-    results, lead = {}, True
+    results, lead, device = {}, True, join(kvstore, ctx)
     for name, net in models.items():
-        history = train_config(net, train_iter, vocab, config, ctx, val_iter=val_iter,
-                               label=name, kvstore=kvstore, callbacks=extras(name))
+        net.label = name  # the run's name in the progress lines and the history
+        history = train_config(net, train_iter, vocab, config, device, val_iter=val_iter,
+                               callbacks=extras(name))
         lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
         sample = predict(default_prefix(vocab), 50, net, vocab, first)
@@ -165,21 +166,6 @@ def format_table(summary):
     return '\n'.join(lines)
 
 
-def format_diagnostics(summary):
-    """Per model and layer: mean gradient norm and update ratio, last saturation."""
-    lines = [f"{'model':<8} {'layer':<8} {'grad norm':>10} {'update/weight':>13} "
-             f"{'saturated':>9}"]
-    for name, r in summary['models'].items():
-        d = r['diagnostics']
-        for l, layer in enumerate(d['layers']):
-            sat = d['saturation'][l] if l < len(d['saturation']) else None
-            lines.append(f"{name:<8} {layer:<8} {d['grad_norm'][l]:10.4f} "
-                         f"{d['update_ratio'][l]:13.2e} "
-                         f"{'' if sat is None else f'{sat:9.1%}':>9}")
-        lines.append(f"{name:<8} clipping fired on {d['clip_fraction']:.0%} of the steps")
-    return '\n'.join(lines)
-
-
 def run(args):
     """The main job from parsed flags; returns the exit status. A worker of a parameter-server
     job ends here instead (`end_without_shutdown` says why)."""
@@ -225,7 +211,8 @@ def run_main_job(args, kvstore):
         return 0  # rank 0 reports for the whole job
     print(format_table(summary))
     if args.diagnostics:
-        print(format_diagnostics(summary))
+        print('\n'.join(diagnostics_table(
+            {name: r['diagnostics'] for name, r in summary['models'].items()})))
     written = ['perplexity.png'] + (['diagnostics.png'] if args.diagnostics else [])
     print(f'wrote {", ".join(os.path.join(args.out, f) for f in written)} and '
           f'{os.path.join(args.out, "summary.json")}')

@@ -1,7 +1,9 @@
-"""Helpers for the notebooks (no command imports them): the small-run switch, figures shown as
-PNG (the same with the inline backend for people and with Agg in tests), and a perplexity
-plot that redraws during training; for the current edition's notebook, a timed `d2l.Trainer`
-fit read back as a history, and which weights a fit moved."""
+"""The notebooks' helpers (no command imports them): the small-run switch; figures shown as
+PNG (the same with the inline backend for people and with Agg in tests) and a perplexity
+plot redrawn during training; the lines and the table printed under a run, computed from
+its history, so the words hold for any run, the tests' small one included; for the current
+edition's notebook, a timed `d2l.Trainer` fit read back as a history, and which weights a
+fit moved."""
 import io
 import math
 import time
@@ -10,7 +12,9 @@ from d2l import mxnet as d2l
 from mxnet import np, npx
 
 from .callbacks import Callback
-from .config import check_positive_int
+from .config import UsageError, check_positive_int
+from .history import result_row, tokens_per_sec
+from .machine import describe_machine
 from .plots import plot_perplexity
 
 # D2L_DEEP_RNN_SMALL=1 makes each notebook's first cell shrink its settings, so that the
@@ -78,6 +82,97 @@ class Curve(Callback):
     def on_epoch_end(self, history):
         self.live.add(self.label, history)
         return False
+
+
+# --- the lines and the table under a run ----------------------------------------------------
+
+def format_duration(seconds):
+    """42.3 -> '42 s', 185 -> '3 min 05 s', 3725 -> '1 h 02 min'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f'{seconds} s'
+    if seconds < 3600:
+        return f'{seconds // 60} min {seconds % 60:02d} s'
+    return f'{seconds // 3600} h {seconds % 3600 // 60:02d} min'
+
+
+def produced_line(ctx, seconds, date=None):
+    """'Outputs produced on 2026-05-09 on cpu(0): ..., in 3 min 05 s.'"""
+    date = date or time.strftime('%Y-%m-%d')
+    return f'Outputs produced on {date} on {describe_machine(ctx)}, in {format_duration(seconds)}.'
+
+
+def result_line(history, label=None):
+    """The fixed-format line the notebooks print (the book's, plus validation):
+    '[label: ]perplexity 1.05, validation perplexity 9.87, 52,345 tokens/sec on cpu(0)'."""
+    line = f"perplexity {history['train_ppl'][-1]:.2f}"
+    if history.get('val_ppl'):
+        line += f", validation perplexity {history['val_ppl'][-1]:.2f}"
+    line += f", {tokens_per_sec(history):,.0f} tokens/sec on {history['ctx']}"
+    return f'{label}: {line}' if label else line
+
+
+def max_gap(histories):
+    """The largest |difference| between any two runs' perplexities at the same epoch, over
+    training and validation curves: dict(gap, relative, epoch, curve, between=(a, b))."""
+    labels = list(histories)
+    best = dict(gap=0.0, relative=0.0, epoch=None, curve=None, between=None)
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            for key, curve in (('train_ppl', 'training'), ('val_ppl', 'validation')):
+                for epoch, (x, y) in enumerate(zip(histories[a].get(key, []),
+                                                   histories[b].get(key, [])), start=1):
+                    if best['between'] is None or abs(x - y) > best['gap']:
+                        best = dict(gap=abs(x - y), relative=abs(x - y) / max(x, y),
+                                    epoch=epoch, curve=curve, between=(a, b))
+    if best['between'] is None:
+        raise UsageError('max_gap needs two or more histories with epochs in common')
+    return best
+
+
+def gap_line(histories, tolerance=1e-3):
+    """'largest gap between the curves: 2.1e-05 perplexity (relative 1.2e-06; training,
+    epoch 13, scratch vs Gluon hybridized): they coincide within 0.1%', or '...: they are
+    identical' when every gap is zero. The verdict is the line's one judgement."""
+    g = max_gap(histories)
+    a, b = g['between']
+    if g['gap'] == 0:
+        return 'largest gap between the curves: 0.0e+00 perplexity: they are identical'
+    verdict = (f'they coincide within {tolerance:.1%}' if g['relative'] <= tolerance else
+               f'they differ by more than {tolerance:.1%}')
+    return (f"largest gap between the curves: {g['gap']:.1e} perplexity (relative "
+            f"{g['relative']:.1e}; {g['curve']}, epoch {g['epoch']}, {a} vs {b}): {verdict}")
+
+
+def run_label(num_layers, dropout=0):
+    """(1, 0) -> '1 layer'; (2, 0) -> '2 layers'; (3, 0.5) -> '3 layers, dropout 0.5'."""
+    label = '1 layer' if num_layers == 1 else f'{num_layers} layers'
+    return label + (f', dropout {dropout:g}' if dropout else '')
+
+
+def best_run(histories):
+    """The key of the run with the lowest validation perplexity (the first, in a tie)."""
+    return min(histories, key=lambda key: min(histories[key]['val_ppl']))
+
+
+TABLE_COLUMNS = ('parameters', 'epochs', 'best val ppl', 'best epoch', 'seconds to best',
+                 'final val ppl', 'final train ppl', 'tokens/s')
+
+
+def run_table(histories, params):
+    """A text table, a row per run ({label: history}; `params`: {label: count}), each read
+    from `history.result_row`: the best validation epoch, what it took to get there, where
+    the run ended and its speed. Returns the lines."""
+    width = max(len(label) for label in ['run', *histories]) + 2
+    lines = ['run'.ljust(width) + '  '.join(TABLE_COLUMNS)]
+    for label, h in histories.items():
+        r = result_row(h)
+        cells = (f'{params[label]:,}', f"{r['epochs']}", f"{r['best_val_ppl']:.2f}",
+                 f"{r['best_epoch']}", f"{r['best_seconds']:.1f}", f"{r['val_ppl']:.2f}",
+                 f"{r['train_ppl']:.2f}", f"{r['tokens_per_sec']:,.0f}")
+        lines.append(label.ljust(width) +
+                     '  '.join(c.rjust(len(name)) for c, name in zip(cells, TABLE_COLUMNS)))
+    return lines
 
 
 # --- the current edition's d2l.Trainer (notebooks/deep-rnn-current-edition) ----------------

@@ -1,12 +1,13 @@
-"""d2l_deep_rnn_mxnet: MXNet importable whatever comes first; CUDA's wheel libraries found by
-the real dynamic linker without LD_LIBRARY_PATH; one line when libmxnet.so cannot load."""
+"""d2l_deep_rnn_import_hook: MXNet importable whatever comes first; CUDA's wheel libraries
+found by the real dynamic linker without LD_LIBRARY_PATH; one line when libmxnet.so cannot
+load."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-import d2l_deep_rnn_mxnet
+import d2l_deep_rnn_import_hook
 
 
 def python(code, cwd, **env):
@@ -67,7 +68,7 @@ def cuda_like_wheels(tmp_path):
 
 def test_cuda_library_dirs_are_the_wheels_lib_folders(cuda_like_wheels):
     site, _ = cuda_like_wheels
-    assert d2l_deep_rnn_mxnet.cuda_library_dirs(['/nonexistent', str(site), str(site)]) == \
+    assert d2l_deep_rnn_import_hook.cuda_library_dirs(['/nonexistent', str(site), str(site)]) == \
         [os.path.realpath(site / 'nvidia' / 'cublas' / 'lib')]
 
 
@@ -80,7 +81,7 @@ def test_preloaded_libraries_satisfy_a_library_loaded_later(cuda_like_wheels, tm
     alone = python(load, cwd=tmp_path)
     assert alone.returncode != 0 and 'libaablas.so.1: cannot open shared object file' in \
         alone.stderr
-    out = python('import d2l_deep_rnn_mxnet as m\n'
+    out = python('import d2l_deep_rnn_import_hook as m\n'
                  f'print([p.rsplit("/", 1)[1] for p in m.load_cuda_libraries('
                  f'm.cuda_library_dirs([{str(site)!r}]))])\n' + load, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
