@@ -48,16 +48,15 @@ class Worker(SingleProcess):
     def __init__(self, kv, ctx=None):
         self.kv, self.rank, self.num_workers, self.ctx = kv, kv.rank, kv.num_workers, ctx
         self.asynchronous = 'async' in kv.type
-        self.share, self.own_tokens, self.all_tokens = 1.0, 0, 0
+        self.share, self.all_tokens = 1.0, 0
 
     def batches(self, data_iter):
         """This worker's block of rows of each batch (X, Y): the same rows every batch.
         `share` is its part of the batch's tokens, by which `WorkerTrainer` weights it."""
-        self.own_tokens = self.all_tokens = 0
+        self.all_tokens = 0
         for X, Y in data_iter:
             X_own, Y_own = worker_rows(X, self.kv), worker_rows(Y, self.kv)
             self.share = Y_own.size / Y.size
-            self.own_tokens += Y_own.size
             self.all_tokens += Y.size
             yield X_own, Y_own
 

@@ -26,7 +26,6 @@ class TextError(UsageError):
     """A text file that cannot be read as characters: missing, not UTF-8, empty, too varied."""
 
 
-LETTERS = b'abcdefghijklmnopqrstuvwxyz'
 BOOK_TABLE = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 else 10 if c in b'\n\r'
                    else 32 for c in range(256))  # letters lowercase, line ends \n, else space
 

@@ -15,6 +15,7 @@ import sys
 import warnings
 
 SPIN_COUNT = '1000'  # GOMP_SPINCOUNT: iterations an idle thread spins before it sleeps
+USER_THREADS = os.environ.get('OMP_NUM_THREADS')  # the user's own, read before we set ours
 
 
 def num_cores():

@@ -297,3 +297,18 @@ def test_role_mode_becomes_that_process_with_its_environment(role, monkeypatch, 
         'DMLC_ROLE': role, 'DMLC_PS_ROOT_URI': '127.0.0.1', 'DMLC_PS_ROOT_PORT': str(port),
         'DMLC_NUM_WORKER': '3', 'DMLC_NUM_SERVER': '2'}
     assert f'{role} of a job with 3 worker(s) and 2 server(s)' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('user, expected', [(None, '1'), ('3', '3')])
+def test_each_process_gets_its_share_of_the_cores_unless_the_user_chose(user, expected):
+    """The launcher's own OMP_NUM_THREADS (the package sets a thread per core when it loads)
+    is not passed on: a process of a 2-worker job on 2 cores gets 1 thread, or the user's."""
+    env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
+    if user:
+        env['OMP_NUM_THREADS'] = user
+    code = ('import os; from d2l_deep_rnn.commands.launch import dmlc_env; '
+            'print(os.environ["OMP_NUM_THREADS"], '
+            'dmlc_env("worker", "127.0.0.1", 9000, 1, 2, threads=1)["OMP_NUM_THREADS"])')
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == [user or str(len(os.sched_getaffinity(0))), expected]

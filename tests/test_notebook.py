@@ -7,7 +7,6 @@ from d2l_deep_rnn.config import UsageError
 from d2l_deep_rnn.history import tokens_per_sec
 from d2l_deep_rnn.notebook import (LivePlot, best_run, figure_png, format_duration, gap_line,
                                    max_gap, produced_line, result_line, run_label, run_table)
-from d2l_deep_rnn.plots import plot_tokens_per_sec
 
 PNG = b'\x89PNG\r\n\x1a\n'
 
@@ -113,13 +112,3 @@ def test_live_plot_redraws_every_few_epochs_in_one_output():
     assert legend == ['1 layer train', '1 layer validation', '2 layers train',
                       '2 layers validation', 'unigram (17.2)']
     assert figure_png(shown[-1][0]).startswith(PNG)
-
-
-def test_tokens_per_sec_bar_chart():
-    fig = plot_tokens_per_sec({'scratch': 1000.0, 'Gluon imperative': 4000.0,
-                               'Gluon hybridized': 5000.0})
-    ax = fig.axes[0]
-    assert [p.get_height() for p in ax.patches] == [1000.0, 4000.0, 5000.0]
-    assert [t.get_text() for t in ax.texts] == ['1,000\n(1.0x)', '4,000\n(4.0x)',
-                                                '5,000\n(5.0x)']
-    assert figure_png(fig).startswith(PNG)

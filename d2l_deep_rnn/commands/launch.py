@@ -34,6 +34,7 @@ import sys
 from ..config import UsageError, check_positive_int
 from ..data import named_corpus
 from ..files import atomic_write_bytes
+from ..threads import USER_THREADS, num_cores
 from . import children, services, watcher
 from .common import config_from_args, one_line_errors, prepare_out_dir
 
@@ -199,7 +200,7 @@ def start_job(args, train_argv, log_dir, started, received):
     address = f'{args.host}:{args.port}'
     plan = ([('scheduler', 0, None)] + [('server', i, ports[i]) for i in range(args.servers)]
             + [('worker', i, ports[args.servers + i]) for i in range(args.workers)])
-    threads = max(1, (os.cpu_count() or 1) // args.workers)  # share the cores, not each all
+    threads = max(1, num_cores() // args.workers)  # share the cores, not each all
     for role, index, node_port in plan:
         if received:
             return
@@ -232,11 +233,12 @@ def free_ports(host, count):
 def dmlc_env(role, host, port, servers, workers, node_host=None, node_port=None,
              threads=None):
     """This environment with the DMLC_* variables of one process of the job (and, with
-    `threads`, OMP_NUM_THREADS unless it is set already)."""
+    `threads`, OMP_NUM_THREADS unless the user set it: the launcher's own, a thread per core,
+    is the package's default for one process, not for one of several)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith('DMLC_') or k in ('DMLC_NODE_HOST', 'DMLC_INTERFACE')}
     if threads:
-        env.setdefault('OMP_NUM_THREADS', str(threads))
+        env['OMP_NUM_THREADS'] = USER_THREADS or str(threads)
     env.update(DMLC_ROLE=role, DMLC_PS_ROOT_URI=host, DMLC_PS_ROOT_PORT=str(port),
                DMLC_NUM_SERVER=str(servers), DMLC_NUM_WORKER=str(workers),
                PYTHONUNBUFFERED='1',

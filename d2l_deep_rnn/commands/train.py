@@ -89,12 +89,11 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
     if verbose and config.texts:
         print(describe_texts(train_iter.texts, val_iter.texts[0]), flush=True)
     models = build_models(config, len(vocab), ctx, models)
-    results, lead, device = {}, True, join(kvstore, ctx)
+    results, device = {}, join(kvstore, ctx)  # ctx, or this process as a worker of a job
     for name, net in models.items():
         net.label = name  # the run's name in the progress lines and the history
         history = train_config(net, train_iter, vocab, config, device, val_iter=val_iter,
                                callbacks=extras(name))
-        lead = history.get('worker', [0])[0] == 0
         first = ctx[0] if isinstance(ctx, list) else ctx
         sample = predict(default_prefix(vocab), 50, net, vocab, first)
         results[name] = {**result_row(history), 'sample': sample}
@@ -105,7 +104,7 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
                'train_tokens': len(train_iter.corpus), 'val_tokens': len(val_iter.corpus),
                'vocab_size': len(vocab), 'unigram_ppl': history.get('unigram_ppl'),
                'kvstore': kvstore, 'models': results}
-    if not lead:
+    if getattr(device, 'rank', 0) != 0:  # rank 0 writes for the whole job
         return summary
     plot_perplexity({f'{n} ({m.cell}, {m.num_layers} layers)': r['history']
                      for (n, m), r in zip(models.items(), results.values())},
