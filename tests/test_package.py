@@ -42,8 +42,9 @@ def test_the_wheel_holds_every_module(wheel, repo):
 
 
 def test_a_module_removed_since_an_earlier_build_leaves_the_wheel(repo, tmp_path):
-    """setuptools only adds to build/lib (pypa/setuptools#1871): a module an earlier build
-    copied there, since renamed (callback.py became callbacks.py), must not ship again."""
+    """setuptools only adds to build/lib (pypa/setuptools#1871): modules an earlier build
+    copied there, since renamed (callback.py became callbacks.py; the top-level import hook
+    d2l_deep_rnn_mxnet.py became d2l_deep_rnn_import_hook.py), must not ship again."""
     tracked = run('git', 'ls-files', '-z', cwd=repo).stdout.split('\0')
     source = tmp_path / 'source'
     for name in filter(None, tracked):
@@ -52,12 +53,14 @@ def test_a_module_removed_since_an_earlier_build_leaves_the_wheel(repo, tmp_path
     stale = source / 'build' / 'lib' / 'd2l_deep_rnn' / 'callback.py'
     stale.parent.mkdir(parents=True)
     stale.write_text('"""The callbacks\' base class, before it moved to callbacks.py."""\n')
+    (source / 'build' / 'lib' / 'd2l_deep_rnn_mxnet.py').write_text('"""The old hook."""\n')
     run(sys.executable, '-m', 'pip', 'wheel', '--quiet', '--no-deps', '-w', str(tmp_path),
         str(source))
     (path,) = glob.glob(str(tmp_path / '*.whl'))
     with zipfile.ZipFile(path) as z:
         inside = {n for n in z.namelist() if '.dist-info/' not in n}
-    assert inside == sources(repo) and 'd2l_deep_rnn/callback.py' not in inside
+    assert inside == sources(repo)
+    assert not {'d2l_deep_rnn/callback.py', 'd2l_deep_rnn_mxnet.py'} & inside
 
 
 def one_epoch(python, cwd, data_dir):
