@@ -1,8 +1,6 @@
-"""One small config object shared by the command line, the notebooks and the tests.
-
-The defaults are the section's full configuration (the book's `RNNModel(rnn.LSTM(256, 2))`
-trained with `train_ch8` for 500 epochs); `Config.small()` is the main job's default, which
-still learns on a 2-core CPU in a few minutes, and `Config.tiny()` runs in seconds.
+"""One config object for the command line, the notebooks and the tests. Its defaults are the
+section's full run (the book's `RNNModel(rnn.LSTM(256, 2))`, `train_ch8`, 500 epochs);
+`Config.small()`, the main job's, learns in minutes on a 2-core CPU; `Config.tiny()` in seconds.
 """
 import dataclasses
 import numbers
@@ -19,8 +17,7 @@ class UsageError(ValueError):
 
 
 def setting(default, help, flag=None):
-    """A `Config` field with its command-line help (and flag, when not --field-name): the
-    commands generate their flags from these."""
+    """A `Config` field with the help (and flag, if not --field-name) the commands' flags get."""
     return dataclasses.field(default=default, metadata={'help': help, 'flag': flag})
 
 
@@ -66,9 +63,10 @@ class Config:
 
     @classmethod
     def small(cls, **changes):
-        """The main job's default: the section's equations as written (a 2-layer tanh RNN),
-        which learns within a few minutes on a 2-core CPU, from scratch too. (The 2-layer
-        LSTM sits at the unigram perplexity, about 17.5, for its first 80 epochs or more.)"""
+        """The main job's: the section's 2-layer tanh RNN learns in minutes, from scratch too.
+
+        (The 2-layer LSTM sits at the unigram perplexity, about 17.5, for 80 epochs or more.)
+        """
         return cls(**{**dict(cell='rnn', lr=1.0, num_epochs=100), **changes})
 
     @classmethod
@@ -133,8 +131,7 @@ MODEL_FIELDS = ('num_hiddens', 'num_layers', 'cell', 'activation', 'dropout', 'o
 
 def check_model(num_hiddens, num_layers, cell, activation, dropout=0.0, output_dropout=0.0,
                 weight_dropout=0.0):
-    """Raise `UsageError` naming the first bad model setting: the one check of them, made by
-    `Config` and by each model's constructor (`DeepRNN`, `DeepRNNScratch`)."""
+    """Raise `UsageError` naming the first bad model setting: Config's and both models' check."""
     check_positive_int('num_hiddens', num_hiddens)
     check_positive_int('num_layers', num_layers)
     check_choice('cell', cell, CELLS)
@@ -156,8 +153,7 @@ def check_positive_int(name, value, allow_zero=False):
 
 
 def check_positive_number(name, value, hint=''):
-    """Raise `UsageError` unless `value` is a finite real number > 0 (`hint`: what to give,
-    appended to the message)."""
+    """Raise `UsageError` unless `value` is a finite real number > 0 (`hint`: what to give)."""
     if (isinstance(value, bool) or not isinstance(value, numbers.Real)
             or not 0 < value < float('inf')):
         raise UsageError(f'{name} must be a positive number{hint}, got {value!r}')
@@ -167,8 +163,7 @@ MAX_SEED = 2**32 - 1  # NumPy's generators take no larger seed
 
 
 def check_seed(seed, name='seed'):
-    """Refuse a seed that is not an int in [0, 2**32 - 1], the range every generator a run
-    draws from (Python's, NumPy's, MXNet's) accepts (UsageError)."""
+    """Refuse a seed outside [0, 2**32 - 1], which Python's, NumPy's and MXNet's generators take."""
     check_positive_int(name, seed, allow_zero=True)
     if seed > MAX_SEED:
         raise UsageError(f'{name} must be between 0 and 2**32 - 1 ({MAX_SEED}), got {seed}')
@@ -188,8 +183,7 @@ def check_dropout(p, name='dropout'):
 
 
 def check_switch(name, value):
-    """Refuse anything but True or False (UsageError): 'bogus' or 0 would pass as a truth
-    value and silently choose."""
+    """Refuse anything but True or False: 'bogus' or 0 would pass as a truth value and choose."""
     if not isinstance(value, bool):
         raise UsageError(f'{name} must be True or False, got {value!r}')
 

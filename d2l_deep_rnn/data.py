@@ -1,11 +1,6 @@
 """The Time Machine corpus (or your own texts): find or download it, check it, and iterate
-over it as the book does.
-
-Behaves as d2l 0.17's `load_data_time_machine`: letters and spaces only, lowercase,
-character tokens, a 28-token vocabulary with `<unk>`, and sequential or random
-minibatches of shape (batch_size, num_steps). Added: a held-out tail of the corpus
-for validation perplexity, a download that checks the file's SHA-1, and `load_data_text`,
-which reads any UTF-8 files (`texts.py`) and iterates over them the same way.
+over it as d2l 0.17's `load_data_time_machine` does, with a held-out tail for validation
+(what it keeps of the book's and what it adds: docs/corpus.md).
 """
 import hashlib
 import math
@@ -40,11 +35,6 @@ def cache_dir():
     return os.path.join(base, 'd2l-deep-rnn')
 
 
-def sha1_of(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha1(f.read()).hexdigest()
-
-
 def find_corpus(data_dir=None, url=URL, cache=None):
     """The checked corpus from the named folder, else the cache (downloading `url` into it)."""
     path = named_corpus(data_dir)
@@ -58,8 +48,7 @@ def find_corpus(data_dir=None, url=URL, cache=None):
 
 
 def named_corpus(data_dir=None):
-    """The corpus path in the folder that `data_dir`, else $D2L_DEEP_RNN_DATA, names (None if
-    neither does); CorpusError if it lacks the file, since a mistyped folder must not pass."""
+    """The corpus in the folder `data_dir` or $D2L_DEEP_RNN_DATA names (None if neither does)."""
     if data_dir is not None:
         folder, name, other = data_dir, '--data-dir, data_dir=', \
             f'leave --data-dir out to use ${ENV_VAR} or the cache'
@@ -69,7 +58,7 @@ def named_corpus(data_dir=None):
     else:
         return None
     path = os.path.join(folder, FILENAME)
-    if not os.path.isfile(path):
+    if not os.path.isfile(path):  # a mistyped folder must not fall back to the cache
         raise CorpusError(f'data folder {folder or repr(folder)} ({name}): {why_missing(folder)}'
                           f' (from {URL}, SHA-1 {SHA1}), or {other}')
     return path
@@ -137,27 +126,19 @@ def read_time_machine(data_dir=None):
 
 
 def load_corpus_time_machine(max_tokens=-1, data_dir=None):
-    """Character indices of the corpus (a list) and its vocabulary (the book's function).
-
-    Lines are joined without separators, as in the book: 170,580 characters.
-    """
+    """The book's function: the corpus's 170,580 character indices (a list) and vocab."""
     [corpus], vocab, _ = load_texts([TIME_MACHINE], data_dir=data_dir)
     if max_tokens > 0:
         corpus = corpus[:max_tokens]
     return corpus.tolist(), vocab
 
 
-def text_path(text, data_dir=None):
-    """The file a text names: `TIME_MACHINE` is the section's corpus, found and checked."""
-    return find_corpus(data_dir) if text == TIME_MACHINE else text
-
-
 def load_texts(texts, chars='book', data_dir=None):
-    """Each text's token ids (int32 arrays) under one vocabulary, and what was read: a dict
-    per text of its name, absolute path, SHA-1 and characters."""
+    """Each text's token ids (int32 arrays), one vocab, and each text's name, path, SHA-1, size."""
     texts = check_texts(texts)
     check_choice('chars', chars, CHARS)
-    arrays, read, paths = [], [], [text_path(text, data_dir) for text in texts]
+    paths = [find_corpus(data_dir) if text == TIME_MACHINE else text for text in texts]
+    arrays, read = [], []
     for text, path in zip(texts, paths):
         points, sha1 = read_code_points(path, chars)
         arrays.append(points)
@@ -192,8 +173,7 @@ def seq_data_iter_random(corpus, batch_size, num_steps, rng=random):
 
 
 def seq_data_iter_sequential(corpus, batch_size, num_steps, offset):
-    """Minibatches whose row i continues row i of the previous batch (state can carry over).
-    Only each batch is copied: the rows are views of the corpus."""
+    """Batches whose row i continues the last batch's row i (state carries over): views."""
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
     Xs = corpus[offset: offset + num_tokens].reshape(batch_size, -1)  # (batch_size, len/batch)
     Ys = corpus[offset + 1: offset + 1 + num_tokens].reshape(batch_size, -1)
@@ -204,13 +184,7 @@ def seq_data_iter_sequential(corpus, batch_size, num_steps, offset):
 
 
 class SeqDataLoader:
-    """Iterates (X, Y) int32 batches of shape (batch_size, num_steps), Y one step ahead of X.
-
-    The corpus is held as one NumPy int32 array. Each pass draws a new random offset
-    (sequential) or order (random) from `rng`, Python's `random` module unless a
-    `random.Random` is given; `random_offset=False` always starts at 0 (used for validation,
-    so its perplexity is comparable across epochs). `name` says which text, in errors.
-    """
+    """(X, Y) int32 batches (batch_size, num_steps), Y one step ahead of X; `name` is for errors."""
 
     def __init__(self, corpus, batch_size, num_steps, use_random_iter=False,
                  random_offset=True, rng=None, name=None):
@@ -231,14 +205,13 @@ class SeqDataLoader:
     def __iter__(self):
         if self.use_random_iter:
             return seq_data_iter_random(self.corpus, self.batch_size, self.num_steps, self.rng)
+        # a new offset each pass; validation (random_offset=False) sees the same batches each epoch
         offset = self.rng.randint(0, self.num_steps) if self.random_offset else 0
         return seq_data_iter_sequential(self.corpus, self.batch_size, self.num_steps, offset)
 
     def __len__(self):
         """Batches per pass (sequential passes with a large offset may yield one fewer)."""
-        if self.use_random_iter:
-            return (len(self.corpus) - 1) // self.num_steps // self.batch_size
-        return (len(self.corpus) - 1) // self.batch_size // self.num_steps
+        return (len(self.corpus) - 1) // (self.batch_size * self.num_steps)
 
 
 def load_data_time_machine(batch_size, num_steps, use_random_iter=False, max_tokens=10000,
@@ -252,25 +225,14 @@ def load_data_time_machine(batch_size, num_steps, use_random_iter=False, max_tok
 
 def load_data_splits(batch_size, num_steps, use_random_iter=False, max_tokens=10000,
                      val_tokens=5000, data_dir=None):
-    """`(train_iter, val_iter, vocab)`: training on the first `max_tokens` characters
-    (-1: all but the held-out part), validation on the last `val_tokens` (the end of the book).
-
-    The validation iterator is sequential from offset 0, so every epoch sees the same batches.
-    """
+    """`load_data_text` on the book: first `max_tokens` train, last `val_tokens` validate."""
     return load_data_text([TIME_MACHINE], batch_size, num_steps, use_random_iter, max_tokens,
                           val_tokens, data_dir=data_dir)
 
 
 def load_data_text(texts, batch_size, num_steps, use_random_iter=False, max_tokens=-1,
                    val_tokens=5000, chars='book', data_dir=None):
-    """`(train_iter, val_iter, vocab)` over UTF-8 text files (`TIME_MACHINE` names the book):
-    the last `val_tokens` characters of the first text validate; the rest of it, then every
-    other text in order, train (their first `max_tokens` characters; -1: all). So adding
-    texts after the first grows the training text and leaves validation as it was.
-
-    `chars`: 'book' (letters and spaces, lowercase) or 'all' (every character). Each
-    iterator's `texts` records which texts it reads: name, path, SHA-1 and characters.
-    """
+    """`(train_iter, val_iter, vocab)` from UTF-8 files (which part trains: docs/own-text.md)."""
     if max_tokens != -1:
         check_positive_int('max_tokens', max_tokens)
     check_positive_int('val_tokens', val_tokens)
@@ -309,8 +271,7 @@ def trained(read, num_train, val_tokens):
 
 
 def load_data_config(config, data_dir=None):
-    """`load_data_text` with a `Config`'s texts (the Time Machine if none), characters,
-    batch size, steps, sampling and split sizes."""
+    """`load_data_text` with a `Config`'s settings (and the Time Machine if it names no texts)."""
     check_config(config)
     return load_data_text(list(config.texts) or [TIME_MACHINE], config.batch_size,
                           config.num_steps, config.use_random_iter, config.max_tokens,
@@ -318,8 +279,7 @@ def load_data_config(config, data_dir=None):
 
 
 def unigram_perplexity(train, val, vocab_size):
-    """Perplexity on `val` of a model that ignores context: character frequencies of `train`
-    (add-one smoothed). About 17 here; a model at this level has learned nothing sequential."""
+    """Perplexity on `val` of `train`'s add-one character frequencies: about 17, no context."""
     counts = onp.bincount(onp.asarray(train, dtype='int64'), minlength=vocab_size)
     total = len(train) + vocab_size
     log_probs = onp.log((counts + 1) / total)

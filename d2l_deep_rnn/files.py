@@ -1,7 +1,7 @@
-"""One way to write a file: atomically (a temporary file beside the target, fsync, rename),
-with the mode a plain open() gives, so that a kill at any moment never leaves half a file.
-A write that fails (no space, a read-only disk, no permission) ends in `WriteError`, one
-line naming the file and the cause; the file as it was stays."""
+"""Atomic writes (a temporary file beside the target, fsync, rename) with the mode a plain open()
+gives: a kill never leaves half a file, and a failed write (no space, a read-only disk, no
+permission) is a `WriteError`, one line naming the file and the cause; the file stays as it was."""
+import contextlib
 import errno
 import os
 import secrets
@@ -24,8 +24,7 @@ class WriteError(UsageError):
 
 
 def atomic_write(path, write):
-    """`write(tmp)` fills a file beside `path`, then fsync and rename: never half a file.
-    An OSError on the way (ENOSPC, EROFS, EACCES...) becomes a `WriteError` naming `path`."""
+    """`write(tmp)` fills a file beside `path`, then fsync and rename; an OSError: WriteError."""
     try:
         tmp = new_temporary(path)
     except OSError as e:
@@ -35,7 +34,8 @@ def atomic_write(path, write):
         fsync(tmp)
         os.replace(tmp, path)
     except BaseException as e:
-        remove_quietly(tmp)
+        with contextlib.suppress(OSError):  # a failing disk may refuse that too
+            os.remove(tmp)
         if isinstance(e, OSError):
             raise write_error(path, e) from e
         raise
@@ -49,21 +49,12 @@ def write_error(path, e):
                       f'{hint}')
 
 
-def remove_quietly(path):
-    """Remove a temporary file if it is there (a failing disk may refuse that too)."""
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
 def new_temporary(path):
-    """Create an empty hidden file beside `path` with the mode open() gives (0o666 less the
-    umask, or the folder's default ACL): the kernel applies them, no racy os.umask() call."""
+    """An empty hidden file beside `path`, with the mode open() gives (0o666 less the umask)."""
     folder, name = os.path.split(os.path.abspath(path))
     for _ in range(10):
         tmp = os.path.join(folder, f'.{name}.{secrets.token_hex(6)}{TEMP_SUFFIX}')
-        try:
+        try:  # the kernel applies the umask or the folder's default ACL: no racy os.umask()
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             return tmp
         except FileExistsError:

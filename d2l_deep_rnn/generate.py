@@ -11,8 +11,6 @@ from .params import is_initialized, net_ctx
 
 MAX_PREDS = 10 ** 7  # predict's text is held whole; generate streams any length
 PREFIX = 'time traveller'  # the prompt of the samples the commands print
-
-
 BOOK_TOKENS = frozenset('abcdefghijklmnopqrstuvwxyz ') | {'<unk>'}
 
 
@@ -22,9 +20,7 @@ def is_book_vocab(vocab):
 
 
 def clean_prefix(prefix, vocab=None):
-    """A prompt as the model's text was preprocessed: lowercase letters and single spaces for
-    the book's characters (`vocab` None or of chars='book'), else as it is; UsageError if
-    nothing of it, or not all of it, is known to the model."""
+    """`prefix` as the model's text was preprocessed (the book's unless `vocab` says otherwise)."""
     if vocab is not None and not is_book_vocab(vocab):
         unknown = sorted(set(prefix) - set(vocab.idx_to_token))
         if not prefix or unknown:
@@ -49,12 +45,7 @@ def default_prefix(vocab):
 
 
 def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None):
-    """`prefix` followed by `num_preds` generated characters.
-
-    Temperature 0 picks the most likely character each step (the book's greedy decoding);
-    a positive temperature samples from softmax(logits / temperature), reproducibly with `seed`.
-    `<unk>` is never emitted: the training text has none, only an untrained model picks it.
-    """
+    """`prefix` and `num_preds` characters: greedy at temperature 0 (the book's), else sampled."""
     check_positive_int('num_preds', num_preds, allow_zero=True)
     if num_preds > MAX_PREDS:
         raise UsageError(f'num_preds={num_preds:,} is more than predict holds in memory (at '
@@ -63,8 +54,7 @@ def predict(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None)
 
 
 def check_placed(net, ctx):
-    """The context to run `net` on (its own when `ctx` is None), refusing in one line a model
-    without weights or a `ctx` that does not hold them (MXNet says either in a long trace)."""
+    """Context to run `net` on (its own if `ctx` is None): one line where MXNet gives a trace."""
     if not all(is_initialized(p) for p in net.collect_params().values()):
         raise UsageError(f'the {type(net).__name__} has no weights yet; train it, load a '
                          f'checkpoint or call net.initialize() first')
@@ -79,8 +69,7 @@ def check_placed(net, ctx):
 
 
 def generate(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None):
-    """`predict`'s text one character at a time, as it is computed (the cleaned prefix
-    first): nothing is kept, so a caller can stream any length."""
+    """`predict`'s text a character at a time (prefix first), kept nowhere: any length streams."""
     if not isinstance(prefix, str):
         raise UsageError(f'prefix must be a string such as "time traveller", got {prefix!r}')
     check_positive_int('num_preds', num_preds, allow_zero=True)
@@ -99,7 +88,7 @@ def generate(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None
     logits, state = net(np.array([tokens], dtype='int32', ctx=ctx), state)  # warm-up on prefix
     for _ in range(num_preds):
         last = logits[-1].copy()  # (vocab_size,): the prediction after the latest character
-        last[vocab.unk] = -float('inf')
+        last[vocab.unk] = -float('inf')  # the text has no <unk>: only an untrained model picks it
         if temperature == 0:
             token = int(last.argmax())
         else:

@@ -1,11 +1,8 @@
-"""The run's record, the dict `train` returns, and every figure read from it, computed here
-once: the best validation epoch, the seconds to reach it, tokens per second, a result row.
+"""The run's record, the dict `train` returns, and every figure read from it, computed here once.
 
-Its keys: `model` (the run's label), `ctx`, `epochs`; per epoch `train_ppl`, `val_ppl` (with
-held-out text), `tokens_per_sec`, `seconds`; `best_val_ppl` and `best_epoch`, kept as epochs
-end; `unigram_ppl`, the level of a model that ignores context; `texts`, which texts trained
-and which validated; `worker` (rank, workers) under a parameter server; `stopped_early`.
-Instruments add their own (`diagnostics.Diagnostics`).
+Keys: `model` (the label), `ctx`, `epochs`; per epoch `train_ppl`, `val_ppl`, `tokens_per_sec`,
+`seconds`; `best_val_ppl`, `best_epoch`; `unigram_ppl` (a model ignoring context); `texts`;
+`worker` (rank, workers) under a parameter server; `stopped_early`; instruments' own keys.
 """
 import math
 
@@ -15,8 +12,7 @@ from .distributed import SINGLE_PROCESS
 
 
 def new_history(label, ctx, train_iter, val_iter, vocab, worker=SINGLE_PROCESS):
-    """An empty history for run `label`; with `val_iter`, the unigram perplexity of the
-    held-out text (the bar a model that ignores context sets)."""
+    """An empty history for run `label` (with `val_iter`: the held-out text's unigram level)."""
     history = {'model': label, 'ctx': str(ctx), 'epochs': 0,
                'train_ppl': [], 'val_ppl': [], 'tokens_per_sec': [], 'seconds': []}
     if val_iter is not None and hasattr(train_iter, 'corpus') and hasattr(val_iter, 'corpus'):
@@ -42,8 +38,7 @@ def record_epoch(history, epoch, ppl, tokens_per_sec, seconds, val_ppl=None):
 
 
 def best_epoch(history):
-    """(the best validation perplexity, its epoch, the seconds of training up to its end);
-    the first of equals, as `record_epoch` keeps it."""
+    """(best validation perplexity, its epoch, seconds up to its end): the first of equals."""
     val = history['val_ppl']
     if not val:
         raise UsageError('the history has no validation perplexity; train with val_iter')
@@ -52,8 +47,7 @@ def best_epoch(history):
 
 
 def tokens_per_sec(history):
-    """Training tokens per second over the run, leaving out the first epoch when there are
-    more (it includes one-time costs: memory allocation, building the hybridized graph)."""
+    """Training tokens/s of the run, less the first epoch's one-time costs (allocation, graph)."""
     rates, seconds = history['tokens_per_sec'], history['seconds']
     if not rates:
         raise UsageError('the history has no epochs')
@@ -63,8 +57,7 @@ def tokens_per_sec(history):
 
 
 def result_row(history):
-    """The run in one row, as the main job's summary and the sweep's table give it: epochs,
-    final and best perplexities, the best epoch and seconds to it, tokens/s, seconds."""
+    """The run in one row, as the main job's summary and the sweep's table give it."""
     best, at, to_best = best_epoch(history) if history['val_ppl'] else (None, None, None)
     return {'epochs': history['epochs'], 'train_ppl': history['train_ppl'][-1],
             'val_ppl': history['val_ppl'][-1] if history['val_ppl'] else None,

@@ -39,16 +39,14 @@ def describe_host(cpuinfo='/proc/cpuinfo'):
 
 
 def describe_machine(ctx, cpuinfo='/proc/cpuinfo', gpu_name=gpu_model):
-    """'cpu(0): AMD EPYC, 2 cores; MXNet 1.9.1, Python 3.11.7', or for a GPU context
-    'gpu(0): NVIDIA H100 (host AMD EPYC, 16 cores); MXNet ...'."""
+    """'cpu(0): AMD EPYC, 2 cores; MXNet 1.9.1, Python 3.11.7' (a GPU: its name, then the host)."""
     host = describe_host(cpuinfo)
     where = (f'{gpu_name(ctx.device_id)} (host {host})' if ctx.device_type == 'gpu' else host)
     return f'{ctx}: {where}; MXNet {mx.__version__}, Python {platform.python_version()}'
 
 
 def check_ctx(ctx, name='ctx'):
-    """Refuse, in one line (UsageError), what is not an MXNet context or a list of them, or a
-    GPU that MXNet does not see here (MXNet itself fails later, with a C++ trace)."""
+    """Refuse in one line a non-context or a GPU MXNet does not see (MXNet: a C++ trace, later)."""
     for c in ctx if isinstance(ctx, (list, tuple)) else [ctx]:
         if not isinstance(c, mx.Context):
             raise UsageError(f'{name} must be an MXNet context such as mx.cpu() or mx.gpu(0), '

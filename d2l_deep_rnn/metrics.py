@@ -13,14 +13,12 @@ def perplexity(mean_loss):
 
 
 def sum_squares(arrays):
-    """(P,) each array's sum of squares, on the device: one fused operator for all of them
-    (7x faster than a square and a sum each)."""
+    """(P,) each array's sum of squares: one fused operator, 7x faster than a square, sum each."""
     arrays = [a.as_nd_ndarray() for a in arrays]
     return mx.nd.multi_sum_sq(*arrays, num_arrays=len(arrays)).as_np_ndarray()
 
 
 def count_params(net):
-    """Trainable scalars of `net` (frozen ones, such as DeepRNN's h2h_bias, not counted);
-    works before initialization, since both models declare every shape."""
+    """Trainable scalars of `net`, frozen ones (DeepRNN's h2h_bias) left out; works before init."""
     return sum(math.prod(p.shape) for p in net.collect_params().values()
                if not is_frozen(p))

@@ -9,10 +9,8 @@ def net_ctx(net, every=False):
 
 
 def freeze(param):
-    """Keep `param` at its value under any SGD loop: a learning-rate multiplier of 0, but
-    still a gradient array, so loops written the book's way (which read every parameter's
-    `.grad` to clip) run unchanged. (`grad_req='null'` would leave `.grad` None.)"""
-    param.lr_mult = 0.0
+    """Keep `param` at its value under any SGD loop, with the `.grad` the book's clipping reads."""
+    param.lr_mult = 0.0  # grad_req='null' would leave `.grad` None
 
 
 def is_frozen(param):
@@ -21,7 +19,5 @@ def is_frozen(param):
 
 
 def is_initialized(param):
-    """True once `param` holds its arrays, on whichever contexts. (Gluon 1.9.1 has no public
-    test; `param.data()` also fails for an initialized parameter with several copies, none
-    on the default context cpu(0), as on [gpu(0), gpu(1)].)"""
-    return param._data is not None
+    """True once `param` holds its arrays, on any contexts (Gluon 1.9.1 has no public test)."""
+    return param._data is not None  # param.data() fails if no copy is on cpu(0): [gpu(0), gpu(1)]

@@ -1,11 +1,6 @@
-"""Any UTF-8 text as the section's character tokens, held in one NumPy array: 4 bytes a character.
-
-A file is read in pieces of whole lines, so no Python object is ever held per character.
-`chars='book'` is the book's preprocessing (each line's letters lowercased and every other run
-of characters a single space, the line stripped, lines joined without a separator), so that
-perplexities compare with the section's; `chars='all'` keeps every character as it is, case,
-digits, punctuation and newlines included, as char-rnn does. The vocabulary is d2l's:
-`<unk>` and every character that occurs, in sorted order.
+"""Any UTF-8 text as the section's character tokens, in one NumPy array read in pieces of whole
+lines: `chars='book'` is the book's preprocessing, `chars='all'` keeps every character, and the
+vocabulary is d2l's (docs/own-text.md, "Characters" and "Size").
 """
 import hashlib
 import os
@@ -26,14 +21,14 @@ class TextError(UsageError):
     """A text file that cannot be read as characters: missing, not UTF-8, empty, too varied."""
 
 
+# letters lowercase, line ends \n, any other byte a space (a non-ASCII character: a run of them)
 BOOK_TABLE = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 else 10 if c in b'\n\r'
-                   else 32 for c in range(256))  # letters lowercase, line ends \n, else space
+                   else 32 for c in range(256))
 
 
 def book_chars(raw):
-    """The book's preprocessing of whole lines of UTF-8 bytes, as uint8 ASCII codes: the same
-    characters as `''.join(re.sub('[^A-Za-z]+', ' ', line).strip().lower() for line in
-    lines)`, computed on arrays (a character outside ASCII is a run of bytes >= 128)."""
+    """The book's preprocessing of whole lines of UTF-8 bytes, on arrays: uint8 ASCII codes of
+    `''.join(re.sub('[^A-Za-z]+', ' ', line).strip().lower() for line in lines)`."""
     b = onp.frombuffer(raw.translate(BOOK_TABLE), dtype='uint8')
     space = b == 32
     b = b[~(space & onp.r_[False, space[:-1]])]  # each run of non-letters: one space
@@ -52,8 +47,7 @@ def pieces(f):
 
 
 def read_code_points(path, chars='book'):
-    """The characters of UTF-8 file `path` under preprocessing `chars`, as code points in an
-    int32 array (n,), and the file's SHA-1; TextError names the file and what to do."""
+    """The code points (int32, (n,)) of UTF-8 file `path` under `chars`, and the file's SHA-1."""
     check_file(path)
     points = onp.empty(os.path.getsize(path), dtype='int32')  # no more characters than bytes
     n, offset, sha1 = 0, 0, hashlib.sha1()
@@ -129,9 +123,7 @@ def vocab_from_tokens(idx_to_token):
 
 
 def to_token_ids(arrays, names=None):
-    """Code points -> token ids, in place, under the vocabulary of every character in
-    `arrays` (d2l's order: sorted, `<unk>` among them); returns the vocabulary. Each array's
-    characters are counted once, and a text with too many is refused by its name."""
+    """Code points -> token ids, in place; returns d2l's vocab of all the characters in `arrays`."""
     each = [characters_in(a) for a in arrays]
     for present, name in zip(each, names or ['the text'] * len(arrays)):
         check_vocab_size(len(present), name)

@@ -1,13 +1,6 @@
-"""How many OpenMP threads MXNet uses, and how idle ones wait: set before MXNet loads.
-
-Measured on a 2-core CPU (docs/traps.md, "Known traps"): MXNet 1.9.1 runs one OpenMP thread
-per operator unless OMP_NUM_THREADS is set (it halves the cores, taking them for hyper-threads);
-`train` with the fused LSTM ran at 13,300 tokens/s so and 19,500 with two. Idle OpenMP threads
-spin before they sleep: spinning long (libgomp's default, OMP_WAIT_POLICY=ACTIVE, or a
-GOMP_SPINCOUNT of 10,000 or more) is no faster alone but collapses two MXNet processes sharing
-the cores (to 3-26% of their speed alone); a spin of 1,000 kept 60%. A user's settings win.
-
-Nothing here imports MXNet: `__init__` calls `set_environment` first.
+"""How many OpenMP threads MXNet uses, and how long idle ones spin: set before MXNet loads, unless
+the user chose (why, with measurements: docs/traps.md, "Threads"). Nothing here imports MXNet:
+`__init__` calls `set_environment` first.
 """
 import ctypes
 import os
@@ -31,22 +24,18 @@ def set_environment():
 
 
 def thread_cap(lib):
-    """The most OpenMP threads an MXNet operator may use: the int after a bool in MXNet's
-    `engine::OpenMP` singleton (src/engine/openmp.h), through its exported getter; None if
-    this build does not export it."""
+    """The most OpenMP threads an MXNet operator may use (None if this build hides the getter)."""
     try:
         get = lib._ZN5mxnet6engine6OpenMP3GetEv
     except AttributeError:
         return None
     get.restype, get.argtypes = ctypes.c_void_p, []
+    # the singleton engine::OpenMP (src/engine/openmp.h) holds a bool, then this int
     return ctypes.c_int.from_address(get() + 4).value
 
 
 def warn_if_too_late():
-    """MXNet came first (the user imported d2l or mxnet before this package) and no
-    OMP_NUM_THREADS was set: MXNet runs one thread per operator, and it is too late to set
-    both the thread count and a short spin (more threads with libgomp's long default spin
-    collapse two processes sharing the cores: see bench/README.md). Say how to fix it."""
+    """Say how to fix it: MXNet loaded first, no OMP_NUM_THREADS (docs/traps.md, last trap)."""
     if 'OMP_NUM_THREADS' in os.environ or num_cores() < 2:
         return
     warnings.warn(f'MXNet was imported before d2l_deep_rnn, so it runs one OpenMP thread per '
