@@ -21,9 +21,7 @@ def num_params(vocab_size, num_hiddens, num_layers, cell):
 
 
 def largest_array(vocab_size, num_hiddens, num_layers, cell, fused):
-    """Elements of the model's largest array: the fused kernel packs every recurrent weight
-    and both biases into one vector; the scratch model's largest is a layer's gates' W_x
-    side by side (the fast schedule) or W_hq."""
+    """Elements of the largest array: fused, all weights packed; scratch, W_x* stacked or W_hq."""
     g, h, V = len(GATES[cell]), num_hiddens, vocab_size
     if fused:
         return g * (V * h + h * h + 2 * h) + (num_layers - 1) * g * (2 * h * h + 2 * h)
@@ -43,16 +41,15 @@ def available_memory():
 
 
 def check_model_size(vocab_size, num_hiddens, num_layers, cell, fused):
-    """Refuse, before anything is allocated, a model MXNet cannot hold (an array over its
-    2^31 - 1 element limit) or whose weights, gradients and update exceed free memory."""
+    """Refuse, before allocating, a model with an array over MXNet's limit or too big for memory."""
     settings = f'num_hiddens={num_hiddens}, num_layers={num_layers} ({cell})'
     largest = largest_array(vocab_size, num_hiddens, num_layers, cell, fused)
     if largest >= MAX_ARRAY_SIZE:  # MXNet checks size < 2^31 - 1
         what = "the fused layer's packed weights" if fused else 'its largest weight array'
         raise UsageError(f'{settings} needs {largest:,} values in {what}, over MXNet\'s limit '
                          f'of 2^31 - 1 per array; use a smaller {FIX}')
-    need, free = BYTES_PER_PARAM * num_params(vocab_size, num_hiddens, num_layers, cell), \
-        available_memory()
+    need = BYTES_PER_PARAM * num_params(vocab_size, num_hiddens, num_layers, cell)
+    free = available_memory()
     if need > free:
         raise UsageError(f'{settings} has {need // BYTES_PER_PARAM:,} parameters: their '
                          f'weights, gradients and update need {need / 2 ** 30:,.1f} GiB, more '

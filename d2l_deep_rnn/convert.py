@@ -1,9 +1,8 @@
 """Copy weights between `DeepRNN` (MXNet's fused layout) and `DeepRNNScratch` (the section's).
 
-The fused kernel keeps, per layer l, `l{l}_i2h_weight` (G*h, inputs) and `l{l}_h2h_weight`
-(G*h, h), the G gates stacked in the order below, and two bias vectors `l{l}_i2h_bias`,
-`l{l}_h2h_bias` that are simply added, except for the GRU candidate, where the reset gate
-multiplies (H W_hh + b_hh). Weights are stored transposed: W_xh = i2h_weight[gate].T.
+Per layer l the fused kernel keeps `l{l}_i2h_weight` (G*h, inputs), `l{l}_h2h_weight` (G*h, h),
+gates stacked in `FUSED_GATE_ORDER`, transposed (W_xh = i2h_weight[gate].T), and two biases,
+added, `l{l}_i2h_bias` + `l{l}_h2h_bias`, except in the GRU candidate's R * (H W_hh + b_hh).
 """
 from mxnet import np
 
@@ -13,9 +12,9 @@ from .gluon_model import DeepRNN
 from .params import is_initialized
 from .scratch_model import DeepRNNScratch
 
+
 def copy_params(src, dst):
-    """Copy the weights of a `DeepRNN` into a `DeepRNNScratch` of the same shape, or back;
-    afterwards both compute the same function. Both must be initialized."""
+    """Copy a `DeepRNN`'s weights to a `DeepRNNScratch` of the same shape, or back: same outputs."""
     if isinstance(src, DeepRNN) and isinstance(dst, DeepRNNScratch):
         view, params = scratch_view, DeepRNNScratch.section_params
     elif isinstance(src, DeepRNNScratch) and isinstance(dst, DeepRNN):
@@ -42,22 +41,15 @@ def check_same_shape(a, b):
 
 def fused_params(net):
     """The parameters of a `DeepRNN` by short name: 'l0_i2h_weight', ..., 'dense_weight'."""
-    params = {name: getattr(net.rnn, name) for name in fused_names(net.num_layers)}
+    names = [f'l{i}_{kind}' for i in range(net.num_layers)
+             for kind in ('i2h_weight', 'h2h_weight', 'i2h_bias', 'h2h_bias')]
+    params = {name: getattr(net.rnn, name) for name in names}
     params.update(dense_weight=net.dense.weight, dense_bias=net.dense.bias)
     return params
 
 
-def fused_names(num_layers):
-    return [f'l{i}_{kind}' for i in range(num_layers)
-            for kind in ('i2h_weight', 'h2h_weight', 'i2h_bias', 'h2h_bias')]
-
-
 def scratch_view(net, grad=False):
-    """A `DeepRNN`'s weights (or gradients) in the section's layout, by `DeepRNNScratch.section_params` name.
-
-    A scratch bias b_g is i2h_bias[g] + h2h_bias[g]; its gradient is i2h_bias's
-    (h2h_bias and b_hh are frozen: their gradients are never used).
-    """
+    """A `DeepRNN`'s weights (or gradients) by section name; b_g is i2h_bias[g] + h2h_bias[g]."""
     get = (lambda p: p.list_grad()[0]) if grad else (lambda p: p.list_data()[0])  # any copy
     h, fused = net.num_hiddens, fused_params(net)
     out = {}
@@ -67,7 +59,7 @@ def scratch_view(net, grad=False):
         for k, g in enumerate(FUSED_GATE_ORDER[net.cell]):
             out[prefix + f'W_x{g}'] = rows('i2h_weight', k).T
             out[prefix + f'W_h{g}'] = rows('h2h_weight', k).T
-            if grad:
+            if grad:  # h2h_bias and b_hh are frozen: b_g's gradient is i2h_bias's
                 out[prefix + f'b_{g}'] = rows('i2h_bias', k)
             elif net.cell == 'gru' and g == 'h':  # the bias inside the reset gate stays apart
                 out[prefix + 'b_h'] = rows('i2h_bias', k)
@@ -80,8 +72,7 @@ def scratch_view(net, grad=False):
 
 
 def fused_view(net):
-    """A `DeepRNNScratch`'s weights in MXNet's fused layout, by `fused_params` name
-    (all of a gate's bias goes to i2h_bias; h2h_bias is zero but for the GRU's b_hh)."""
+    """A `DeepRNNScratch`'s weights by `fused_params` name; h2h_bias is 0 but for the GRU's b_hh."""
     scratch = {name: p.list_data()[0] for name, p in net.section_params().items()}
     out = {}
     gates = FUSED_GATE_ORDER[net.cell]

@@ -1,13 +1,6 @@
-"""The section as the current edition teaches it (d2l 1.0.3: `d2l.Module`, `d2l.Trainer`,
-`d2l.TimeMachine`), working, under the book's names and signatures:
-
-- `StackedRNNScratch`: the edition's layers of `d2l.RNNScratch`, every one of them trained
-  (the book's MXNet version keeps them in a plain list, which d2l's `get_scratch_params`
-  never opens, so only the output layer learns);
-- `StackedRNN`: the concise deep RNN as a `d2l.RNN`, for the rnn, gru and lstm cells (an
-  LSTM's state is two arrays, which `d2l.RNN.forward` cannot unpack);
-- `DeepRNNLM`: our `DeepRNN` or `DeepRNNScratch` as a `d2l.Module`, for `d2l.Trainer.fit`;
-- `TimeMachine`: `d2l.TimeMachine`'s windows from our checked corpus, offline.
+"""The section as the current edition (d2l 1.0.3) teaches it, working, under the book's names and
+signatures: `StackedRNNScratch` (every layer trained), `StackedRNN` (rnn, gru and lstm cells),
+`DeepRNNLM` (our models for `d2l.Trainer.fit`) and `TimeMachine` (our checked corpus, offline).
 """
 from d2l import mxnet as d2l
 from mxnet import init
@@ -22,20 +15,13 @@ from .scratch_model import DeepRNNScratch
 
 
 def check_sizes(**sizes):
-    """Each size a positive int, or one line naming it (the book's classes keep every
-    local of `__init__` as an attribute, so the checks stay out of it)."""
+    """Each size a positive int, else a line naming it (not in `__init__`: d2l saves its locals)."""
     for name, value in sizes.items():
         check_positive_int(name, value)
 
 
 class StackedRNNScratch(d2l.Module):
-    """`num_layers` of the edition's `d2l.RNNScratch`, layer l's outputs the inputs of l+1.
-
-    `outputs, Hs = rnn(inputs, Hs=None)`: inputs (num_steps, batch_size, num_inputs);
-    outputs (num_steps, batch_size, num_hiddens), the top layer's; Hs one (batch_size,
-    num_hiddens) state per layer. The layers stay in the list `rnns`, as in the book;
-    `get_scratch_params` looks into it, so the optimizer and the clipping see every layer.
-    """
+    """`num_layers` of the edition's `d2l.RNNScratch`, in a list as in the book, all trained."""
 
     def __init__(self, num_inputs, num_hiddens, num_layers, sigma=0.01):
         super().__init__()
@@ -49,6 +35,7 @@ class StackedRNNScratch(d2l.Module):
             self.register_child(layer, f'layer{i + 1}')
 
     def forward(self, inputs, Hs=None):
+        """(num_steps, batch, num_inputs) -> top layer's (num_steps, batch, h), an H per layer."""
         outputs, Hs = inputs, list(Hs) if Hs is not None else [None] * self.num_layers
         for i, layer in enumerate(self.rnns):  # H_t^(i+1) from H_t^(i) and H_{t-1}^(i+1)
             outputs, Hs[i] = layer(outputs, None if Hs[i] is None else (Hs[i],))
@@ -56,15 +43,12 @@ class StackedRNNScratch(d2l.Module):
         return outputs, Hs
 
     def get_scratch_params(self):
-        """Every layer's W_xh, W_hh and b_h (d2l's own method skips lists)."""
+        """Every layer's W_xh, W_hh, b_h, for the optimizer and clipping (d2l's own skips lists)."""
         return [param for layer in self.rnns for param in layer.get_scratch_params()]
 
 
 class StackedRNN(d2l.RNN):
-    """The concise deep RNN: MXNet's fused `rnn.RNN` (tanh), `rnn.GRU` or `rnn.LSTM` with
-    `num_layers` layers, as `d2l.RNN`. `outputs, state = rnn(inputs, state=None)`: state is
-    H, (num_layers, batch_size, num_hiddens), or (H, C) for the LSTM. Dropout between
-    layers is applied on a CPU too (`gluon_model.FusedWithDropout`; oneDNN ignores it)."""
+    """The concise deep RNN as a `d2l.RNN`: fused rnn (tanh), gru or lstm; dropout on a CPU too."""
 
     def __init__(self, num_hiddens, num_layers, cell='gru', dropout=0):
         d2l.Module.__init__(self)
@@ -75,6 +59,7 @@ class StackedRNN(d2l.RNN):
         self.rnn = DROPPING_LAYERS[cell](num_hiddens, num_layers, dropout=dropout, **extra)
 
     def forward(self, inputs, state=None):
+        """`state`: H (num_layers, batch, h), or the LSTM's (H, C) that `d2l.RNN` can't unpack."""
         if state is None:
             state = self.rnn.begin_state(inputs.shape[1], ctx=inputs.ctx)
         elif not isinstance(state, (list, tuple)):
@@ -84,16 +69,7 @@ class StackedRNN(d2l.RNN):
 
 
 class DeepRNNLM(d2l.RNNLMScratch):
-    """A `DeepRNN` or `DeepRNNScratch` as the edition's language model, for
-    `d2l.Trainer(...).fit(DeepRNNLM(net, lr=2), data)`: d2l's loop, clipping, progress
-    board (perplexity) and validation.
-
-    Weights already set (by `initialize` or `copy_params`) are kept; else they are drawn
-    as the book does, N(0, 0.01^2) weights and zero biases. `parameters()` leaves out our
-    frozen biases (the fused layer's `h2h_bias`, the GRU's `b_hh`: see `gluon_model.freeze`),
-    so d2l's optimizer and its clipping norm see the section's parameters only, the same
-    ones in both models.
-    """
+    """Our `DeepRNN` or `DeepRNNScratch` for `d2l.Trainer(...).fit(DeepRNNLM(net, lr=2), data)`."""
 
     def __init__(self, net, lr=0.01):
         if not isinstance(net, (DeepRNN, DeepRNNScratch)):
@@ -106,20 +82,19 @@ class DeepRNNLM(d2l.RNNLMScratch):
         self.init_params()
 
     def init_params(self):
-        """Draw the weights as the book does unless they are set already."""
+        """Draw the weights as the book does (N(0, 0.01^2), zero biases) unless they are set."""
         if not all(is_initialized(p) for p in self.net.collect_params().values()):
             self.net.initialize(init.Normal(0.01), force_reinit=True)
 
     def forward(self, X, state=None):
-        """Logits (batch_size, num_steps, vocab_size), batch-major as d2l's loss flattens
-        them; X holds tokens (batch_size, num_steps); state None starts from zeros."""
+        """Logits (batch, num_steps, vocab), batch-major as d2l's loss flattens them; X: tokens."""
         if state is None:
             state = self.net.begin_state(X.shape[0], ctx=X.ctx)
         Y, _ = self.net(X, state)  # (num_steps * batch_size, vocab_size), time-major
         return Y.reshape(X.shape[1], X.shape[0], -1).swapaxes(0, 1)
 
     def parameters(self):
-        """The section's parameters by name, without our frozen biases."""
+        """The section's parameters by name, without our frozen biases: the same in both models."""
         return {name: p for name, p in self.collect_params().items() if not is_frozen(p)}
 
     def predict(self, prefix, num_preds, vocab, device=None):
@@ -128,9 +103,7 @@ class DeepRNNLM(d2l.RNNLMScratch):
 
 
 class TimeMachine(d2l.TimeMachine):
-    """`d2l.TimeMachine(batch_size, num_steps, num_train, num_val)`, the same windows, from
-    the corpus our loader finds and checks (`data_dir`, else $D2L_DEEP_RNN_DATA, else the
-    cache, downloading once), not from the book's server into ../data."""
+    """d2l's windows from our checked corpus: `data_dir`, else $D2L_DEEP_RNN_DATA, else cache."""
 
     def __init__(self, batch_size, num_steps, num_train=10000, num_val=5000, data_dir=None):
         check_sizes(batch_size=batch_size, num_steps=num_steps, num_train=num_train,
@@ -139,8 +112,7 @@ class TimeMachine(d2l.TimeMachine):
         super().__init__(batch_size, num_steps, num_train, num_val)
 
     def build(self, raw_text, vocab=None):
-        """d2l's tokens and vocabulary, checked against the sizes asked for before the
-        windows are made."""
+        """d2l's tokens and vocabulary, checked against the sizes asked before windows are made."""
         corpus, vocab = super().build(raw_text, vocab)
         windows = len(corpus) - self.num_steps
         if self.num_train + self.num_val > windows:
@@ -154,8 +126,7 @@ class TimeMachine(d2l.TimeMachine):
         return corpus, vocab
 
     def unigram_perplexity(self):
-        """The validation perplexity of character frequencies alone (`data.unigram_perplexity`
-        of the training windows' tokens): the plateau of a model that learns no context."""
+        """Validation perplexity of the training characters' frequencies: a no-context plateau."""
         train = self.X[:self.num_train].asnumpy().astype(int).ravel().tolist()
         val = self.Y[self.num_train:self.num_train + self.num_val].asnumpy().astype(int)
         return unigram_perplexity(train, val.ravel().tolist(), len(self.vocab))

@@ -25,8 +25,7 @@ def set_seed(seed):
 
 
 def ensure_initialized(net, ctx):
-    """Initialize as the book does (weights N(0, 0.01^2), biases 0) unless the weights are
-    already set (for example copied with `copy_params`); then just move them to `ctx`."""
+    """Initialize as the book does (N(0, 0.01^2), zero biases) unless already set; move to `ctx`."""
     params = net.collect_params()
     if not all(is_initialized(p) for p in params.values()):
         net.initialize(init.Normal(0.01), ctx=ctx, force_reinit=True)
@@ -35,8 +34,7 @@ def ensure_initialized(net, ctx):
 
 
 def new_model(name, vocab_size, config, **options):
-    """`DeepRNN` ('gluon') or `DeepRNNScratch` ('scratch') with `config`'s cell, sizes and
-    dropouts; not initialized yet."""
+    """`DeepRNN` ('gluon') or `DeepRNNScratch` ('scratch') as `config` sets it, not initialized."""
     return MODELS[name](vocab_size, config.num_hiddens, config.num_layers, config.cell,
                         config.activation, dropout=config.dropout,
                         output_dropout=config.output_dropout,
@@ -44,14 +42,13 @@ def new_model(name, vocab_size, config, **options):
 
 
 def build_models(config, vocab_size, ctx, names=('scratch', 'gluon')):
-    """{name: model} for `names`, from `config.seed`: the Gluon model initialized, the
-    scratch model with a copy of its weights (both are built, so the seed draws alike).
-    Refuses sizes MXNet cannot hold before anything is allocated."""
+    """{name: model} for `names` from `config.seed`: the scratch model with the Gluon's weights."""
     check_config(config)
     for name in sorted(names):
         check_model_size(vocab_size, config.num_hiddens, config.num_layers, config.cell,
                          fused=name == 'gluon')
     set_seed(config.seed)
+    # both built and initialized whatever `names` asks, so the seed draws alike
     models = {name: new_model(name, vocab_size, config) for name in ('gluon', 'scratch')}
     ensure_initialized(models['gluon'], ctx)
     ensure_initialized(models['scratch'], ctx)

@@ -9,12 +9,7 @@ from .params import freeze
 
 
 class FusedWithDropout:
-    """A fused layer (`rnn.RNN/GRU/LSTM`) that, given dropout, runs each of its layers as a
-    fused kernel of its own and drops between them (`dropout.between_layers`), since the CPU
-    kernel ignores the dropout argument; given `weight_dropout`, each layer's recurrent
-    weights W_hh (`h2h_weight`) are dropped once per call (`dropout.recurrent_weights`)
-    before they enter the kernel. Without either it is the fused layer unchanged.
-    The parameters, their names and the state format stay those of the fused layer."""
+    """A fused layer that, to drop, runs each layer as its own call (oneDNN ignores `dropout`)."""
 
     def __init__(self, *args, weight_dropout=0.0, **kwargs):
         super().__init__(*args, **kwargs)
@@ -54,20 +49,14 @@ class LSTM(FusedWithDropout, rnn.LSTM):
 
 FUSED_LAYERS = {'rnn': rnn.RNN, 'gru': rnn.GRU, 'lstm': rnn.LSTM}  # MXNet's, as the book uses
 DROPPING_LAYERS = {'rnn': RNN, 'gru': GRU, 'lstm': LSTM}
+
+
 class DeepRNN(nn.HybridBlock):
-    """`num_layers` stacked recurrent layers of `num_hiddens` units (one fused kernel),
-    then O_t = H_t^(L) W_hq + b_q.
+    """`num_layers` fused recurrent layers of `num_hiddens` units, then O_t = H_t^(L) W_hq + b_q.
 
-    `Y, state = net(X, state)`: X holds tokens (batch_size, num_steps); Y holds logits
-    (num_steps * batch_size, vocab_size), time-major. `state` is a list of
-    (num_layers, batch_size, num_hiddens) arrays: [H], or [H, C] for the LSTM.
-
-    The fused layer keeps two bias vectors per layer, `i2h_bias` and `h2h_bias`, that are
-    simply added (cuDNN's layout). We freeze `h2h_bias` at zero (`freeze`) so that
-    `i2h_bias` is the section's b_h: with one bias per gate, SGD and our gradient clipping
-    see the same parameters as in `DeepRNNScratch`, and copied weights train identically.
-    (The book trains both, which doubles the biases' learning rate and lets the GRU learn
-    one more bias, b_hh.)
+    `Y, state = net(X, state)`: X tokens (batch_size, num_steps); Y logits (num_steps *
+    batch_size, vocab_size), time-major; state [H], or [H, C] for the LSTM, each
+    (num_layers, batch_size, num_hiddens).
     """
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
@@ -87,7 +76,7 @@ class DeepRNN(nn.HybridBlock):
                                              input_size=vocab_size, **extra)
             self.dense = nn.Dense(vocab_size, in_units=num_hiddens)
         for l in range(num_layers):
-            freeze(getattr(self.rnn, f'l{l}_h2h_bias'))  # see the docstring
+            freeze(getattr(self.rnn, f'l{l}_h2h_bias'))  # i2h_bias is b_h: docs/differences.md
 
     def hybrid_forward(self, F, inputs, state):
         X = F.npx.one_hot(inputs.T, self.vocab_size)  # (num_steps, batch_size, vocab_size)

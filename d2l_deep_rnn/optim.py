@@ -1,10 +1,7 @@
-"""The optimizers `train` steps with, after the loop has clipped the gradients: `SGD`, the
-book's step, and `Adam` (Kingma and Ba, 2015), which reaches a held-out perplexity SGD does
-not (docs/held-out.md, "Training for held-out perplexity").
-
-Both are MXNet optimizers for Gluon's Trainer, which hands them every parameter at once
-(`aggregate_num`) after summing the devices' and workers' gradients. Frozen parameters
-(lr_mult 0: see `gluon_model.freeze`) are left out of the step.
+"""The optimizers `train` steps with once the loop has clipped the gradients: `SGD`, the book's,
+and `Adam` (Kingma and Ba, 2015), which reaches a held-out perplexity SGD does not
+(docs/held-out.md). Gluon's Trainer hands them every parameter at once (`aggregate_num`), the
+devices' and workers' gradients summed; frozen ones (lr_mult 0: `params.freeze`) are skipped.
 """
 import math
 
@@ -41,9 +38,8 @@ class SGD(TrainedParamsOptimizer):
 
 
 class Adam(TrainedParamsOptimizer):
-    """Adam: m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2, w <- w - lr_t m / (sqrt(v) +
-    eps), with the bias correction lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) at step t. Each
-    parameter keeps (m, v), saved with the checkpoints."""
+    """Adam: m <- b1 m + (1 - b1) g, v <- b2 v + (1 - b2) g^2, w <- w - lr_t m / (sqrt(v) + eps),
+    lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) at step t; (m, v) are saved with the checkpoints."""
 
     def __init__(self, beta1=0.9, beta2=0.999, epsilon=1e-8, **kwargs):
         super().__init__(**kwargs)

@@ -1,17 +1,10 @@
 """The deep RNN from scratch: the section's equations, layer by layer and step by step.
 
-For each time step t and each layer l = 1..L (H_t^(0) is the one-hot input X_t):
-
-    H_t^(l) = phi(H_t^(l-1) W_xh^(l) + H_{t-1}^(l) W_hh^(l) + b_h^(l))
+    H_t^(l) = phi(H_t^(l-1) W_xh^(l) + H_{t-1}^(l) W_hh^(l) + b_h^(l)),  H_t^(0) = X_t (one-hot)
     O_t     = H_t^(L) W_hq + b_q
 
-GRU and LSTM layers replace the H_t^(l) line by their gated update, with one
-(W_x*, W_h*, b_*) set per gate. Each layer is a Gluon child block, so every
-parameter is registered, initialized, updated and saved (the book's d2l 1.0.3
-`StackedRNNScratch` keeps its layers in a plain list and so trains only its output layer).
-
-`DeepRNNScratch.forward_steps` computes the equations in exactly this order; a faster
-schedule of the same computation (`fast_scratch`, layer by layer) is used by default.
+GRU and LSTM layers replace the H_t^(l) line by their gated update, one (W_x*, W_h*, b_*) per
+gate. `forward_steps` computes in this order; `fast_scratch`'s faster schedule is the default.
 """
 import mxnet as mx
 from mxnet import init, np, npx
@@ -29,7 +22,7 @@ WEIGHT_INIT = init.Normal(0.01)  # the book's scratch models: N(0, 0.01^2) weigh
 class ScratchLayer(nn.HybridBlock):
     """One hidden layer for one time step: (H_t^(l-1), state_{t-1}^(l)) -> state_t^(l)."""
 
-    gates = ''  # gate letters g (`cells.GATES`): each gate has W_xg (num_inputs, h), W_hg (h, h), b_g (h,)
+    gates = ''  # `cells.GATES`: each gate g has W_xg (num_inputs, h), W_hg (h, h), b_g (h,)
 
     def __init__(self, num_inputs, num_hiddens, **kwargs):
         super().__init__(**kwargs)
@@ -44,8 +37,7 @@ class ScratchLayer(nn.HybridBlock):
         setattr(self, name, self.params.get(name, shape=shape, init=initializer))
 
     def with_dropped_weights(self, ctx, p):
-        """This layer's step for one batch, (H_t^(l-1), state) -> state, with its W_h*
-        dropped once for every step (`dropout.recurrent_weights`)."""
+        """This layer's step, (H_t^(l-1), state) -> state, with W_h* dropped once for the batch."""
         weights = {name: w.data(ctx) for name, w in self._reg_params.items()}
         for name in weights:
             if name.startswith('W_h'):
@@ -69,13 +61,7 @@ class RNNLayerScratch(ScratchLayer):
 
 
 class GRULayerScratch(ScratchLayer):
-    """The gated recurrent unit as MXNet's fused kernel computes it.
-
-    One difference from the book's scratch GRU: the reset gate multiplies
-    (H_{t-1} W_hh + b_hh), not H_{t-1} before the product. We compute what the fused
-    kernel computes, so that both agree. b_hh is the fused layer's `h2h_bias` for the
-    candidate; like that one in `DeepRNN`, it stays frozen (zero unless copied in).
-    """
+    """The fused kernel's GRU: the reset gate scales (H_{t-1} W_hh + b_hh) (docs/differences.md)."""
 
     gates = GATES['gru']
 
@@ -83,7 +69,7 @@ class GRULayerScratch(ScratchLayer):
         super().__init__(num_inputs, num_hiddens, **kwargs)
         with self.name_scope():
             self.add_param('b_hh', (num_hiddens,), 'zeros')
-        freeze(self.b_hh)
+        freeze(self.b_hh)  # the fused layer's candidate `h2h_bias`: frozen as in `DeepRNN`
 
     def hybrid_forward(self, F, X, H, W_xr, W_hr, b_r, W_xz, W_hz, b_z, W_xh, W_hh, b_h, b_hh):
         dot, sigmoid = F.np.dot, F.npx.sigmoid
@@ -115,14 +101,7 @@ SCRATCH_LAYERS = {'rnn': RNNLayerScratch, 'gru': GRULayerScratch, 'lstm': LSTMLa
 
 
 class DeepRNNScratch(nn.Block):
-    """L hidden layers from scratch and an output layer; same call and state format as
-    `DeepRNN`: `Y, state = net(X, state)`, Y of shape (num_steps * batch_size, vocab_size).
-
-    `fast=False` runs `forward_steps`, the equations in the text's order: for each time step,
-    each layer. `fast=True` (the default) runs `forward_layers`, which computes the same
-    numbers layer by layer with fewer operators and larger matrix products (`fast_scratch`;
-    hybridized, as `train` runs it, it trained 1.9 to 2.4 times faster than step by step).
-    """
+    """L scratch layers and an output layer, called as `DeepRNN`: `Y, state = net(X, state)`."""
 
     def __init__(self, vocab_size, num_hiddens, num_layers, cell='lstm', activation='tanh',
                  dropout=0.0, fast=True, output_dropout=0.0, weight_dropout=0.0, **kwargs):
@@ -147,9 +126,9 @@ class DeepRNNScratch(nn.Block):
             self.b_q = self.params.get('b_q', shape=(vocab_size,), init='zeros')
 
     def forward(self, inputs, state):
-        """`state` enters as values: a carried-over state is cut from its earlier graph (as
-        truncated backpropagation cuts it); a state given `attach_grad()` keeps its gradient."""
-        # the book's loop drops s.detach(); our np.stack node, off the loss path, outlives backward
+        """Y (T*n, V) by `forward_layers` (`fast`) or `forward_steps`; `state` enters as values."""
+        # cut from its earlier graph unless given attach_grad(): the book's loop drops
+        # s.detach(), and our np.stack node would outlive backward (docs/differences.md)
         state = [s if s.grad is not None else s.detach() for s in state]
         return (self.forward_layers if self.fast else self.forward_steps)(inputs, state)
 
@@ -179,8 +158,7 @@ class DeepRNNScratch(nn.Block):
         return np.concatenate(outputs, axis=0), new_state
 
     def forward_layers(self, inputs, state):
-        """The same equations, layer by layer (`fast_scratch`). Hybridized (as `train` does by
-        default), it runs as one MXNet graph per sequence length."""
+        """The same equations layer by layer (`fast_scratch`): hybridized, a graph per length."""
         weights = {name: p.data(inputs.ctx) for name, p in self.section_params().items()}
         return self._schedule(inputs, state, weights)
 
@@ -198,8 +176,7 @@ class DeepRNNScratch(nn.Block):
                     weight_dropout=self.weight_dropout)
 
     def hybridize(self, active=True, **kwargs):
-        """Hybridize the per-step layers and switch `forward_layers` to compiled graphs;
-        `compiled` tells `train`, which hybridizes models unless they were set to False."""
+        """Gluon's, and compiled graphs for `forward_layers`; `compiled` tells `train` it is set."""
         self._schedule.hybrid = self.compiled = active
         super().hybridize(active, **kwargs)
 
