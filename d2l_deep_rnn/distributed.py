@@ -1,14 +1,7 @@
-"""Training as one worker of MXNet's parameter server (`dist_sync`, `dist_async`): which rows
-of each batch this worker takes, how its Trainer sums and steps, and the epoch's perplexity
-over all workers. A `SingleProcess` needs none of it; `train_epoch` is the same loop either
-way.
-
-Each worker takes a contiguous block of rows of every batch (row i keeps its hidden state on
-one worker, as on one of several devices). Its gradient, the mean over its own rows, is
-weighted by its share of the batch's tokens, so the servers' sum of the gradients is the
-gradient of one process on the whole batch (`dist_sync`). With `dist_async` the servers
-update on their own, so there is no summed gradient to clip: each worker clips its own share.
-"""
+"""Training as one worker of MXNet's parameter server (`dist_sync`, `dist_async`): this worker's
+rows of each batch, its Trainer, and the epoch's perplexity over all workers. A `SingleProcess`
+needs none of it; `train_epoch` is the same loop either way. Why the job computes what one
+process computes: docs/distributed.md ("Inside the job")."""
 import math
 import os
 import sys
@@ -51,8 +44,7 @@ class Worker(SingleProcess):
         self.share, self.all_tokens = 1.0, 0
 
     def batches(self, data_iter):
-        """This worker's block of rows of each batch (X, Y): the same rows every batch.
-        `share` is its part of the batch's tokens, by which `WorkerTrainer` weights it."""
+        """This worker's rows of each batch (X, Y); `share`, its part of the tokens, weights it."""
         self.all_tokens = 0
         for X, Y in data_iter:
             X_own, Y_own = worker_rows(X, self.kv), worker_rows(Y, self.kv)
@@ -67,9 +59,8 @@ class Worker(SingleProcess):
         return trainer
 
     def epoch(self, ppl, num_tokens):
-        """(perplexity, tokens) of every worker's rows from this worker's own (`dist_sync`):
-        the perplexity of all rows is the token-weighted geometric mean of the workers'.
-        With `dist_async` no sum exists and the perplexity is this worker's own."""
+        """(perplexity, tokens) of all rows: the workers' token-weighted geometric mean
+        (`dist_sync`); with `dist_async` no sum exists, so this worker's own perplexity."""
         if not self.asynchronous:
             ppl = perplexity(cluster_sum(self.kv, math.log(ppl) * num_tokens) /
                              self.all_tokens)
@@ -77,13 +68,7 @@ class Worker(SingleProcess):
 
 
 class WorkerTrainer(gluon.Trainer):
-    """A worker's Trainer, stepped as a single process's: `allreduce_grads`, clip, `update`.
-
-    `allreduce_grads` first weights this worker's gradient by its share of the batch's
-    tokens, so that (`dist_sync`) the servers' sum is the whole batch's mean gradient, which
-    every worker then clips and steps alike. With `dist_async` the servers update the
-    weights: nothing is summed before clipping, and `update` pushes this worker's clipped
-    gradient and pulls the weights back."""
+    """A worker's Trainer, stepped as a single process's: `allreduce_grads`, clip, `update`."""
 
     def __init__(self, params, optimizer, worker):
         super().__init__(params, optimizer, kvstore=worker.kv,
@@ -91,6 +76,7 @@ class WorkerTrainer(gluon.Trainer):
         self.worker, self.trained = worker, [p for p in params if p.grad_req != 'null']
 
     def allreduce_grads(self):
+        """Weight by this worker's token share, so the servers' sum is the whole batch's mean."""
         if self.worker.share != 1:
             for p in self.trained:
                 for g in p.list_grad():
@@ -99,15 +85,15 @@ class WorkerTrainer(gluon.Trainer):
             super().allreduce_grads()
 
     def update(self, batch_size, ignore_stale_grad=False):
+        """`dist_async`: push the clipped gradient, the servers step, pull; else Gluon's update."""
         if self.worker.asynchronous:
-            self.step(batch_size, ignore_stale_grad)  # push, the servers' update, pull
+            self.step(batch_size, ignore_stale_grad)
         else:
             super().update(batch_size, ignore_stale_grad)
 
 
 def worker_rows(batch, kv):
-    """This worker's contiguous block of a batch's rows: the same rows every batch, so
-    each row keeps its hidden state on one worker, as with several devices."""
+    """This worker's contiguous block of rows, the same each batch (each keeps its hidden state)."""
     n = batch.shape[0]
     if n < kv.num_workers:
         raise UsageError(f'a batch of {n} sequences cannot be split across {kv.num_workers} '
@@ -127,36 +113,23 @@ def cluster_sum(kv, value):
 
 
 def join(kvstore, ctx=None):
-    """What `train` takes as its `ctx`: for a `dist_*` kvstore, this process as a `Worker` of
-    the job (the `DMLC_*` environment names the scheduler) on `ctx`; for 'device' and
-    'local', `ctx` itself (Gluon sums several devices' gradients on its own)."""
+    """`train`'s `ctx`: a `Worker` of the job the `DMLC_*` environment names, or `ctx` itself
+    for 'device' and 'local' (Gluon sums several devices' gradients on its own)."""
     check_choice('kvstore', kvstore, KVSTORES)
     return Worker(mx.kv.create(kvstore), ctx) if kvstore.startswith('dist') else ctx
 
 
 def end_without_shutdown(code):
-    """End this process of a parameter-server job now, with status `code`, its output flushed,
-    without ps-lite's shutdown: the launcher, or across hosts the scheduler's heartbeat watch,
-    stops the others. What a normal exit does instead (MXNet 1.9.1, measured):
-    - a worker frees its kvstore, whose destructor waits at a barrier for every other worker:
-      one that stops early (Ctrl-C) hangs there, the others waiting for it;
-      after a whole job it stops the servers and the scheduler (all exit 0), which the
-      launcher takes for a dead server;
-    - a process in which ps-lite still runs (the scheduler; a worker whose kvstore is kept)
-      aborts: 'terminate called without an active exception', SIGABRT."""
+    """End this process of a job now, output flushed: ps-lite's shutdown hangs or aborts
+    (measured: docs/distributed.md); the launcher or the scheduler's watch stops the others."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
 
 
 def join_before_training(trainer):
-    """Make Gluon join the parameter server now, and wait, instead of at the first step.
-
-    At its first step Gluon would init the kvstore lazily: rank 0 pushes the weights and
-    every worker pulls them back, asynchronously, and that pull can reach the server after
-    the first gradient push of the same key, whose sum it then returns as the weights (1 run
-    in 3 ended off the single-process run). Trainer has no public call for this in MXNet
-    1.9.1, so this is the one place that calls its private `_init_kvstore`/`_init_params`."""
+    """Join the parameter server now, not lazily at the first step, whose pull of the weights
+    can race the first gradient push (docs/distributed.md); Trainer's private calls, no public."""
     trainer._init_kvstore()
     trainer._init_params()
     mx.nd.waitall()

@@ -32,8 +32,8 @@ class Child:
 
 
 def start(role, index, command, env, log_dir, stream=False):
-    """Start one process in its own process group, its output into log_dir/<role>[-i].log
-    (and, with `stream`, onto this process's stdout too: `stream_output`)."""
+    """Start one process in its own process group, output to log_dir/<role>[-i].log (and, with
+    `stream`, to this stdout too: `stream_output`)."""
     log = os.path.join(log_dir, 'scheduler.log' if role == 'scheduler'
                        else f'{role}-{index}.log')
     if stream:
@@ -48,10 +48,8 @@ def start(role, index, command, env, log_dir, stream=False):
 
 
 def stream_output(child):
-    """Copy a child's output, line by line, to this process's stdout and its log file;
-    returns the thread doing it."""
+    """Copy a child's output, line by line, to this stdout and its log; returns the thread."""
     def copy():
-        """Until the child closes its output."""
         with open(child.log, 'w') as log:
             for line in child.popen.stdout:
                 log.write(line)
@@ -67,9 +65,8 @@ def stream_output(child):
 
 
 def supervise(children, received, poll_s=0.1):
-    """Wait until every worker has exited 0 or a signal was received (returns None), or
-    until a process fails (returns it): a worker exiting non-zero, or a scheduler or
-    server ending at all."""
+    """Wait for every worker to exit 0 or a signal (None), or return the first process to fail:
+    a worker exiting non-zero, a scheduler or server ending at all."""
     workers = [c for c in children if c.role == 'worker']
     while not received:
         codes = [c.popen.poll() for c in children]
@@ -88,9 +85,8 @@ def describe_exit(child):
     if code < 0:
         how = f'was killed by {signal.Signals(-code).name}'
     else:
-        how = f'exited with status {code}'
         last = last_line(child.log)
-        how += f': {last}' if last else ''
+        how = f'exited with status {code}' + (f': {last}' if last else '')
     return f'{child.name} (pid {child.popen.pid}) {how}'
 
 
@@ -105,8 +101,7 @@ def last_line(path):
 
 
 def stop(children, signals=(signal.SIGTERM,), grace_s=GRACE_S):
-    """Send each signal in turn to the process group of every child still running, waiting
-    up to `grace_s` after each; SIGKILL whatever is left, and reap everything."""
+    """Each signal in turn, `grace_s` apart, to every running child's group; then SIGKILL, reap."""
     for sig in (*signals, signal.SIGKILL):
         running = [c for c in children if c.popen.poll() is None]
         for child in running:

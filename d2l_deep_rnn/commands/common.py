@@ -24,8 +24,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def add_config_flags(parser, defaults, names=None):
-    """A flag per `Config` field (those in `names`, or all), with the field's type, default
-    (from `defaults`) and help; `Config` checks the values (so errors name the setting)."""
+    """A flag per `Config` field (in `names`, or all), defaults from `defaults`; `Config` checks
+    the values, so errors name the setting."""
     for field in dataclasses.fields(Config):
         if names is not None and field.name not in names:
             continue
@@ -41,16 +41,14 @@ def add_config_flags(parser, defaults, names=None):
 
 
 def config_from_args(args, defaults=None):
-    """The `Config` that parsed flags describe (fields without a flag from `defaults`);
-    UsageError if a value is out of range."""
+    """The `Config` the parsed flags describe (the rest from `defaults`); UsageError if bad."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)
               if hasattr(args, f.name)}
     return (defaults or Config()).replace(**values)
 
 
 def parse_ctx(text):
-    """'auto', 'cpu', 'gpu', 'cpu:0', 'gpu:1' -> an MXNet context, checked to exist;
-    a comma-separated list ('cpu:0,cpu:1', 'gpu:0,gpu:1') -> a list, for data parallelism."""
+    """'auto', 'cpu', 'gpu:1', ... -> a context that exists; 'cpu:0,cpu:1' -> a list of them."""
     if ',' in text:
         ctxs = [parse_ctx(part.strip()) for part in text.split(',')]
         if len(set(map(str, ctxs))) < len(ctxs):
@@ -72,9 +70,8 @@ def parse_ctx(text):
 
 
 def prepare_out_dir(path, flag='--out'):
-    """Create the output folder and prove it is writable before hours of training. Runs and
-    workers may do it at once: makedirs(exist_ok=True) copes with a folder made meanwhile,
-    and each probe file has a name of its own (a fixed one, deleted by another, failed)."""
+    """Create the output folder and prove it writable before hours of training; runs may do it
+    at once, so each probe file has a name of its own (a fixed one, deleted by another, failed)."""
     try:
         os.makedirs(path, exist_ok=True)
         os.remove(new_temporary(os.path.join(path, '.write-test')))
@@ -101,8 +98,7 @@ class Terminated(KeyboardInterrupt):
 
 
 def in_finalizer(frame):
-    """Whether `frame` runs inside a `__del__`, where Python prints an exception and drops it
-    (MXNet frees every array in `NDArrayBase.__del__`, so a signal often lands there)."""
+    """Whether `frame` runs in a `__del__`, which drops exceptions (MXNet frees arrays in one)."""
     while frame is not None:
         if frame.f_code.co_name == '__del__':
             return True
@@ -112,10 +108,8 @@ def in_finalizer(frame):
 
 @contextlib.contextmanager
 def signals_as_ctrl_c():
-    """Within the block, Ctrl-C raises KeyboardInterrupt and SIGTERM (kill, a job
-    scheduler's stop) raises `Terminated`, so the command ends in one line: the atomic
-    writer drops its temporary file and the last checkpoint stays. A signal that lands in a
-    finalizer, which would swallow the exception and train on, is sent again 10 ms later."""
+    """Within the block, Ctrl-C and SIGTERM (`Terminated`) end the command in one line, temporary
+    files dropped, the last checkpoint kept; one a finalizer would swallow is resent 10 ms later."""
     def stop(signum, frame):
         if in_finalizer(frame):
             threading.Timer(0.01, os.kill, (os.getpid(), signum)).start()

@@ -2,27 +2,10 @@
 
     python -m d2l_deep_rnn launch --workers 2 --servers 1 -- --epochs 10 --cell lstm
 
-starts, on this machine, the scheduler, the servers and the workers of one `dist_sync` job
-(each a child process in its own process group), streams worker 0's output, keeps every
-process's output in `<--out>/logs/` (with `pids.json`), and exits 0 once every worker has
-exited 0, after stopping the scheduler and the servers: the workers end without ps-lite's
-shutdown handshake (`distributed.end_without_shutdown`), so those never stop by themselves.
-If any process dies first, it stops the others and names the dead one.
-Each process gets OMP_NUM_THREADS = cores / workers (unless set): the workers share the
-cores rather than each spinning a thread per core.
-
-Across machines each host runs one role in the foreground instead:
-
-    python -m d2l_deep_rnn launch --role worker --scheduler 10.0.0.1:9091 -- <flags>
-
-(and --role scheduler, --role server), with the same flags on every host; see
-docs/distributed.md ("More than one machine"). ps-lite never notices a dead process, so
-there the scheduler watches every other process's heartbeats and ends when one falls silent
-(or when every worker has ended), and each server and worker has a watcher process that
-stops it once the scheduler is gone.
-
-The scheduler and the servers are `services.py`, the watcher `watcher.py`, a worker the main
-job (`train`); on one machine `children.py` starts, supervises and stops them.
+starts the scheduler, the servers and the workers on this machine, shows worker 0's output,
+keeps every process's log in <--out>/logs/, and stops them all at the end or at the first
+failure. Across hosts each host runs one role instead (--role, --scheduler HOST:PORT):
+docs/distributed.md, "More than one machine".
 """
 import argparse
 import json
@@ -78,8 +61,7 @@ def split_argv(argv):
 
 @one_line_errors
 def run(args):
-    """`python -m d2l_deep_rnn launch ...` from parsed flags (the training flags in
-    `args.train_args`, as given in `args.train_argv`); returns the exit status."""
+    """The launcher from parsed flags (the training flags parsed in `args.train_args`)."""
     check_launch_args(args)
     check_train_args(args.train_args, args.workers, args.kvstore)
     if args.role in (None, 'worker'):  # a worker's host needs the corpus named
@@ -130,8 +112,7 @@ def parse_address(text):
 
 
 def check_train_args(args, workers, kvstore):
-    """Refuse, before anything starts, training flags (parsed as every worker will parse
-    them) that a parameter-server job cannot run."""
+    """Refuse, before anything starts, training flags a parameter-server job cannot run."""
     config = config_from_args(args)
     if args.model == 'both':
         raise UsageError('a parameter-server job trains one model; give --model gluon or '
@@ -190,9 +171,8 @@ def run_local(args, train_argv, out):
 
 
 def start_job(args, train_argv, log_dir, started, received):
-    """Start the scheduler, the servers and the workers, appending each to `started` as
-    soon as it runs (so that a failure part-way stops those already started); stop
-    starting if a signal is `received`."""
+    """Start the scheduler, servers and workers, each into `started` at once (a failure part-way
+    stops those started); stop starting if a signal is `received`."""
     count = args.servers + args.workers
     ports = [p for p in free_ports(args.host, count + 1) if p != args.port]
     if args.port is None:
@@ -232,9 +212,8 @@ def free_ports(host, count):
 
 def dmlc_env(role, host, port, servers, workers, node_host=None, node_port=None,
              threads=None):
-    """This environment with the DMLC_* variables of one process of the job (and, with
-    `threads`, OMP_NUM_THREADS unless the user set it: the launcher's own, a thread per core,
-    is the package's default for one process, not for one of several)."""
+    """This environment with one process's DMLC_* variables, and OMP_NUM_THREADS=`threads`
+    unless the user set it (the package's own, a thread per core, is for one process alone)."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith('DMLC_') or k in ('DMLC_NODE_HOST', 'DMLC_INTERFACE')}
     if threads:
@@ -252,16 +231,15 @@ def dmlc_env(role, host, port, servers, workers, node_host=None, node_port=None,
 
 
 def role_command(role, train_argv, kvstore, address, watch=False):
-    """The command line of one process: the main job for a worker, `services.command` for
-    the scheduler or a server; with `watch`, a scheduler that watches the heartbeats."""
+    """One process's command line: the main job for a worker, else `services.command`."""
     if role == 'worker':
         return [sys.executable, '-m', 'd2l_deep_rnn', *train_argv, '--kvstore', kvstore]
     return services.command(role, address, watch)
 
 
 def run_role(args, train_argv):
-    """Become one role of a multi-host job (exec: signals and exit status are its own),
-    sending heartbeats; a server or worker first starts its watcher."""
+    """Exec into one role of a multi-host job (its signals and exit status its own), sending
+    heartbeats; a server or worker first starts its watcher."""
     interval, timeout = heartbeat_settings()
     env = dmlc_env(args.role, args.host, args.port, args.servers, args.workers)
     env.update(PS_HEARTBEAT_INTERVAL=str(interval), PS_HEARTBEAT_TIMEOUT=str(timeout))
@@ -281,8 +259,7 @@ def run_role(args, train_argv):
 
 
 def heartbeat_settings():
-    """(PS_HEARTBEAT_INTERVAL, PS_HEARTBEAT_TIMEOUT) in whole seconds, ps-lite's own
-    variables, from the environment or the defaults; UsageError if not usable."""
+    """ps-lite's (PS_HEARTBEAT_INTERVAL, PS_HEARTBEAT_TIMEOUT), whole seconds; UsageError if bad."""
     values = []
     for name, default in (('PS_HEARTBEAT_INTERVAL', HEARTBEAT_S),
                           ('PS_HEARTBEAT_TIMEOUT', SILENCE_S)):

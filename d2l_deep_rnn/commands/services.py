@@ -1,13 +1,6 @@
 """The scheduler and the servers of a parameter-server job, as `launch` starts them (a worker
-is the main job, `distributed.py`).
-
-A server, or the scheduler of a job on one machine, is `import mxnet` itself: with DMLC_ROLE
-set, MXNet 1.9.1 runs the role inside the import and never returns (`SERVE`; importing the
-package there too, 0.9 s and 75 MB more each, cost a 2-worker job 2 s of CPU). Across hosts
-ps-lite never notices a dead process, so there the scheduler is `schedule`: the same, beside a
-watch of the other processes' heartbeats that ends the job when one falls silent or every
-worker has ended.
-"""
+is the main job): `import mxnet` itself, or across hosts a scheduler that also watches the
+heartbeats (`schedule`). Why, with measurements: docs/distributed.md ("Inside the job")."""
 import ctypes
 import os
 import sys
@@ -28,16 +21,13 @@ SCHEDULE = (f'{DEFAULT_CTRL_C}; import os; del os.environ["DMLC_ROLE"]; import m
 
 
 def command(role, address, watch=False):
-    """The command line of the scheduler or a server of the job at `address` (for `ps`; the
-    DMLC_ variables of its environment say the rest); with `watch`, a scheduler that watches
-    the heartbeats (`schedule`)."""
+    """The scheduler's or a server's command line (`address` is for `ps`; DMLC_* say the rest)."""
     code = SCHEDULE if watch and role == 'scheduler' else SERVE
     return [sys.executable, '-c', code, 'd2l_deep_rnn', role, address]
 
 
 def schedule():
-    """Be the scheduler of a job across hosts, with `watch_heartbeats` beside it; the DMLC_
-    and PS_HEARTBEAT_ variables of the environment say the rest."""
+    """Be the scheduler of a job across hosts, with `watch_heartbeats` beside it."""
     os.environ['DMLC_ROLE'] = 'scheduler'  # hidden while MXNet loaded (SCHEDULE)
     kv = mx.kv.create('dist')
     counts = int(os.environ['DMLC_NUM_WORKER']), int(os.environ['DMLC_NUM_SERVER'])
@@ -48,8 +38,7 @@ def schedule():
 
 
 def silent(kv, node_id, timeout_s):
-    """Whether ps-lite's scheduler has had no heartbeat from node `node_id` for `timeout_s`
-    seconds: MXNet 1.9.1's Python API lacks this call, its C API has MXKVStoreGetNumDeadNode."""
+    """Whether node `node_id` sent no heartbeat for `timeout_s` s (only the C API tells)."""
     number = ctypes.c_int()
     mx.base.check_call(mx.base._LIB.MXKVStoreGetNumDeadNode(
         kv.handle, node_id, ctypes.byref(number), timeout_s))
@@ -57,17 +46,14 @@ def silent(kv, node_id, timeout_s):
 
 
 def silent_ranks(kv, workers, servers, timeout_s):
-    """The ranks of the silent workers and of the silent servers (ps-lite numbers the
-    server of rank r 8 + 2r, the worker 9 + 2r)."""
+    """The silent workers' and servers' ranks (ps-lite's ids: server r is 8 + 2r, worker 9 + 2r)."""
     return ([r for r in range(workers) if silent(kv, 9 + 2 * r, timeout_s)],
             [r for r in range(servers) if silent(kv, 8 + 2 * r, timeout_s)])
 
 
 def watch_heartbeats(kv, workers, servers, timeout_s, poll_s=1.0):
-    """End this scheduler once every worker has fallen silent (exit 0: the job is over), or
-    once a server has, or a worker has while another still runs `timeout_s` later (exit 1,
-    naming it: the others would wait for it forever). The delay lets rank 0 write its
-    outputs after the others have ended."""
+    """End the scheduler once every worker is silent (0), or a server, or a worker while another
+    runs `timeout_s` later (1; the delay lets rank 0 write its outputs after the others end)."""
     time.sleep(timeout_s)  # nothing can be silent for longer yet
     first_silence = None
     while True:
@@ -88,7 +74,6 @@ def watch_heartbeats(kv, workers, servers, timeout_s, poll_s=1.0):
 
 
 def end_job(code, message):
-    """Say why in one line and end the scheduler: this thread ends the whole process (ps-lite
-    holds the main thread)."""
+    """Say why in one line and end the whole scheduler from this thread (ps-lite holds the main)."""
     print(f'launch: {message}', file=sys.stderr, flush=True)
     end_without_shutdown(code)

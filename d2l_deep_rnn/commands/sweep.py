@@ -1,12 +1,7 @@
 """`python -m d2l_deep_rnn sweep`: the exercise answered with data. Trains every combination of
-cell, depth and dropout at one hidden size, budget and seed, and writes `sweep.csv`,
-`sweep.md` and `sweep.png` (validation perplexity and tokens/s against depth, a line per
-cell and dropout). With `--patience N` each run trains until its validation perplexity has
-not improved for N epochs (at most --epochs); the table gives the best validation
-perplexity, the epoch and the seconds it took to reach it.
-
-Each finished run is saved in `runs/<cell>-<layers>[-dropout<p>].json` (atomically), so a
-sweep that was interrupted and started again skips what is done.
+cell, depth and dropout at one hidden size, budget and seed (with `--patience N`, each until its
+validation perplexity has not improved for N epochs) and writes `sweep.csv`, `sweep.md` and
+`sweep.png`; a sweep started again skips the runs already done (docs/sweep.md).
 """
 import argparse
 import csv
@@ -58,8 +53,7 @@ def run_name(cell, num_layers, dropout):
 
 def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
           dropouts=(0.0,)):
-    """Every (cell, dropout, depth) run, skipping those already in `out`/runs; returns the
-    rows."""
+    """Every (cell, dropout, depth) run, skipping those already in `out`/runs; the rows."""
     configs = [config.replace(cell=c, num_layers=L, dropout=p)  # (Config checks each)
                for c in cells for p in dropouts for L in depths]
     runs = os.path.join(out, 'runs')
@@ -71,8 +65,8 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
         check_model_size(len(data[2]), c.num_hiddens, c.num_layers, c.cell, not scratch)
     rows = []
     for run_config in configs:
-        cell, num_layers, dropout = run_config.cell, run_config.num_layers, run_config.dropout
-        path = os.path.join(runs, run_name(cell, num_layers, dropout) + '.json')
+        name = run_name(run_config.cell, run_config.num_layers, run_config.dropout)
+        path = os.path.join(runs, name + '.json')
         if os.path.isfile(path):
             saved = read_run(path)
             before = {**OLDER_SWEEP_DEFAULTS, **saved['settings']}
@@ -81,8 +75,7 @@ def sweep(cells, depths, config, scratch, out, ctx, data_dir=None, verbose=True,
                 raise UsageError(f'{out} holds a sweep with {differ} '
                                  f'{before.get(differ)!r}, this one '
                                  f'{settings[differ]!r}; use another --out')
-            print(f'{run_name(cell, num_layers, dropout)}: done before, skipping ({path})',
-                  flush=True)
+            print(f'{name}: done before, skipping ({path})', flush=True)
             rows.append(saved['row'])
             continue
         row = run_one(run_config, scratch, data, ctx, verbose)

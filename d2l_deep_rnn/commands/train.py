@@ -1,9 +1,6 @@
-"""`python -m d2l_deep_rnn`: the main job.
-
-Trains the from-scratch and the Gluon deep RNN with the same hyperparameters, the same
-initial weights (copied) and the same data order, then writes `perplexity.png`,
-`summary.json` and prints a table with a sample of each model's text.
-"""
+"""`python -m d2l_deep_rnn`: the main job. Trains the from-scratch and the Gluon deep RNN with the
+same hyperparameters, the same initial weights (copied) and the same data order, then writes
+`perplexity.png`, `summary.json` and prints a table with a sample of each model's text."""
 import argparse
 import contextlib
 import json
@@ -74,9 +71,8 @@ def choose_models(model, kvstore):
 
 def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_every=10,
         resume=False, models=('scratch', 'gluon'), kvstore='device', diagnostics=False):
-    """The main job; returns the summary it wrote to `out`/summary.json. With `save`, each
-    model checkpoints into save/<name>; `resume` continues from there. Under a distributed
-    `kvstore` only the worker of rank 0 writes files (the others return the summary)."""
+    """The main job; returns the summary in `out`/summary.json (written by rank 0 alone of a
+    distributed `kvstore`). `save`: checkpoints in save/<name>, which `resume` continues."""
     def extras(name):
         return callbacks_for(config, diagnostics=diagnostics, verbose=verbose,
                              save_dir=os.path.join(save, name) if save else None,
@@ -96,8 +92,7 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
                                callbacks=extras(name))
         first = ctx[0] if isinstance(ctx, list) else ctx
         sample = predict(default_prefix(vocab), 50, net, vocab, first)
-        results[name] = {**result_row(history), 'sample': sample}
-        results[name]['history'] = history
+        results[name] = {**result_row(history), 'sample': sample, 'history': history}
         if diagnostics:
             results[name]['diagnostics'] = summarize_diagnostics(history)
     summary = {'config': config.as_dict(), 'ctx': str(ctx), 'texts': history['texts'],
@@ -122,8 +117,7 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
 
 
 def check_save_folder(save, resume, overwrite, models):
-    """--resume needs a checkpoint of a model of this run in DIR; --save refuses to replace
-    one (another run's model would be lost) unless --overwrite."""
+    """--resume needs this run's checkpoint in DIR; --save replaces one only with --overwrite."""
     found = [os.path.join(save, name) for name in models
              if os.path.isfile(os.path.join(save, name, checkpoint.META))]
     if resume and overwrite:
@@ -166,14 +160,12 @@ def format_table(summary):
 
 
 def run(args):
-    """The main job from parsed flags; returns the exit status. A worker of a parameter-server
-    job ends here instead (`end_without_shutdown` says why)."""
+    """The main job from parsed flags; the exit status (a job's worker ends here instead)."""
     kvstore = 'device' if args.kvstore == 'auto' else args.kvstore
     code = run_main_job(args, kvstore)
     if kvstore.startswith('dist'):
         end_without_shutdown(code)
     return code
-
 
 
 @one_line_errors

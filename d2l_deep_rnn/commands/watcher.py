@@ -1,12 +1,7 @@
-"""The watcher beside a server or worker of a job spread over several hosts (`launch --role`):
-it stops that process once the scheduler, having answered, stops accepting connections (the
-job has ended), and ends by itself when the process ends.
-
-`start` runs in the launcher just before it becomes the server or worker; the watcher is this
-file run as a script, `python -I watcher.py PID FD HOST PORT TIMEOUT NAME`. It imports only
-the standard library, never MXNet or the d2l_deep_rnn package (which would cost it some 2 s
-and 250 MB), and ignores Ctrl-C, which is for the process it watches.
-"""
+"""The watcher beside a server or worker of a job across hosts (`launch --role`): it stops that
+process once the scheduler stops answering, and ends with it. Run as a script,
+`python -I watcher.py PID FD HOST PORT TIMEOUT NAME`; standard library only (why:
+docs/distributed.md, "Inside the job")."""
 import os
 import select
 import signal
@@ -19,9 +14,8 @@ GRACE_S = 5.0  # how long the process may take to end after SIGTERM, before SIGK
 
 
 def start(name, host, port, timeout_s):
-    """Start the watcher of this process, which is about to exec into `name` ('server',
-    'worker'); returns it and the pipe end this process keeps open, across exec, until it
-    ends (the watcher then reads EOF)."""
+    """Start the watcher of this process (about to exec into `name`); returns it and the pipe end
+    kept open across exec, whose EOF tells the watcher that this process has ended."""
     ended, alive = os.pipe()
     os.set_inheritable(alive, True)
     watcher = subprocess.Popen(
@@ -33,9 +27,8 @@ def start(name, host, port, timeout_s):
 
 
 def watch(pid, ended, host, port, timeout_s, name):
-    """Stop process `pid` (SIGTERM, then SIGKILL) once the scheduler at host:port, having
-    answered, has refused connections for `timeout_s` seconds; return 1 then, or 0 as soon
-    as the pipe `ended` reads EOF (the process has ended)."""
+    """Stop `pid` (SIGTERM, then SIGKILL) and return 1 once the scheduler, having answered,
+    has refused connections for `timeout_s` s; 0 once the pipe `ended` reads EOF."""
     answered = None  # when the scheduler last accepted a connection
     while not select.select([ended], [], [], 1)[0]:
         try:
