@@ -1,16 +1,6 @@
-"""`train`'s extras as callbacks (Keras and Lightning style): one base class whose hooks do
-nothing, `CallbackList`, which `train` calls as one, `Run`, what `train` hands every
-callback before the first epoch, and the extras that need nothing but the history:
-learning-rate decay, early stopping, progress lines, a function after each epoch.
-(The checkpoint callbacks are in `checkpoint`, the per-layer figures in `diagnostics`.)
-
-`train` calls each hook on every callback, in the list's order. A callback learns what it
-needs from `train` (the `Run`, the history `train` keeps), never from another callback: a
-stop request is `on_epoch_end`'s return value, and `train` itself records the epoch it
-stopped on (`stopped_early`). The one order that matters is of weights, not keys: a callback
-that puts other weights back at the end (`KeepBest`) comes after the checkpoint, whose last
-save holds the last epoch's weights (`training.callbacks_for` orders them so).
-"""
+"""`train`'s extras as callbacks (Keras and Lightning style): the base class, `CallbackList`,
+`Run`, and the extras that need nothing but the history (checkpoints: `checkpoint`; per-layer
+figures: `diagnostics`). How `train` calls them and in which order: docs/package.md."""
 import dataclasses
 import sys
 
@@ -19,22 +9,18 @@ from .config import UsageError, check_lr_decay, check_positive_int
 
 @dataclasses.dataclass
 class Run:
-    """The training run a callback serves: the model, its Gluon `Trainer`, the vocabulary
-    (saved with checkpoints), the epochs asked for, the clipping threshold, the optimizer's
-    name, and `is_main_process`: whether this process prints and writes (rank 0 of a
-    parameter-server job; always, in a single process)."""
+    """The run a callback serves (`self.run`), as `train` hands it before the first epoch."""
     net: object
     trainer: object
     vocab: object
     num_epochs: int
     clip: float
     optimizer: str
-    is_main_process: bool = True
+    is_main_process: bool = True  # it prints and writes: rank 0 (always, in one process)
 
 
 class Callback:
-    """Something `train` calls at the start, before and after each epoch and each step, and
-    at the end."""
+    """Something `train` calls at the start, around each epoch and each step, and at the end."""
 
     needs_validation = False  # True: it follows the validation perplexity (needs val_iter)
     uses_the_optimizer = False  # True: it saves or sets the optimizer (not on dist_async)
@@ -68,8 +54,7 @@ class Callback:
 
 
 class CallbackList(Callback):
-    """Several callbacks called as one, each hook on each callback in the list's order
-    (Keras's CallbackList), so that every extra is one line in the loop."""
+    """Several callbacks called as one, in the list's order (Keras's): one line in the loop."""
 
     def __init__(self, callbacks=()):
         self.callbacks = list(callbacks)
@@ -108,9 +93,7 @@ class CallbackList(Callback):
 
 
 class DecayOnPlateau(Callback):
-    """The learning rate divided by `factor` after each epoch whose validation perplexity
-    is not below the best before it (the MXNet word language model example: 4); the rate
-    each epoch trained with goes into the history (`lr`), so a resumed run goes on alike."""
+    """Divide the learning rate by `factor` after each epoch without a better validation ppl."""
 
     needs_validation = uses_the_optimizer = True
 
@@ -119,7 +102,7 @@ class DecayOnPlateau(Callback):
         self.factor = factor
 
     def on_train_begin(self, history):
-        history.setdefault('lr', [])
+        history.setdefault('lr', [])  # each epoch's rate: a resumed run goes on alike
 
     def on_epoch_begin(self, history):
         rate = self.run.trainer.learning_rate
@@ -150,8 +133,7 @@ class EarlyStopping(Callback):
 
 
 class Progress(Callback):
-    """A progress line every `every` epochs, after the first, and after the last (the one
-    early stopping ended on too), by the process that prints."""
+    """A progress line every `every` epochs, after the first and the last, by the main process."""
 
     def __init__(self, every=None):
         if every is not None:

@@ -1,12 +1,6 @@
-"""Checkpoints: parameters, optimizer state, the data-order RNG state, the vocabulary and the
-history, written so that a kill at any moment leaves the last good checkpoint readable.
-
-A checkpoint folder holds `params-<epoch>.params`, `trainer-<epoch>.states` and `meta.json`.
-Each file is written under a temporary name and renamed; `meta.json` is renamed last and
-names the epoch whose files are complete, so it never points at a half-written file.
-`train`'s callbacks `Checkpoints` (every few epochs, and resume) and `KeepBest` (the best
-validation epoch's weights) write them.
-"""
+"""Checkpoints (parameters, optimizer state, data-order RNG state, vocabulary, history) written
+so that a kill at any moment leaves the last good one readable, and the callbacks that write
+them (`Checkpoints`, `KeepBest`). The files and their write order: docs/checkpoints.md."""
 import errno
 import json
 import os
@@ -56,13 +50,11 @@ def save_checkpoint(folder, net, trainer, history, vocab):
 
 
 def mxnet_writer(save):
-    """`save(path)` of MXNet as a writer for `atomic_write`: MXNet reports a short write
-    ('FileStream.Write incomplete') without its cause, so it becomes the OSError it was
-    (no space left, if the disk has none), which `atomic_write` turns into one line."""
+    """MXNet's `save(path)` as a writer for `atomic_write`, a short write raised as its OSError."""
     def write(tmp):
         try:
             save(tmp)
-        except mx.base.MXNetError:
+        except mx.base.MXNetError:  # 'FileStream.Write incomplete', without its cause
             disk = os.statvfs(tmp)
             code = errno.ENOSPC if disk.f_bavail == 0 else errno.EIO
             raise OSError(code, os.strerror(code), tmp) from None
@@ -70,8 +62,7 @@ def mxnet_writer(save):
 
 
 def is_stale(name, current):
-    """An older epoch's file, now superseded, or the temporary file of a killed save (only
-    rank 0 of one run writes a folder, so no save is under way)."""
+    """An older epoch's file, or a killed save's temporary one (only rank 0 writes a folder)."""
     if name.startswith('.') and name.endswith(TEMP_SUFFIX):
         return True
     return name.endswith(('.params', '.states')) and name not in current
@@ -118,8 +109,7 @@ def load_parameters(folder, net):
 
 
 def load_file(path, load):
-    """`load(path)` with MXNet; a damaged file (truncated, say) is named in one line instead
-    of MXNet's own error, whose text is a C++ traceback."""
+    """`load(path)` with MXNet; a damaged file is named in one line, not in a C++ traceback."""
     try:
         load(path)
     except Exception:  # MXNet raises its own error types for damaged files
@@ -129,8 +119,7 @@ def load_file(path, load):
 
 
 def load_checkpoint(folder, net, trainer, vocab):
-    """Load parameters, optimizer state and the data-order RNG into this run; returns the
-    history saved with them (its `epochs` is the last finished epoch)."""
+    """Load parameters, optimizer state and the data-order RNG; returns the history saved."""
     meta = read_meta(folder)
     check_compatible(meta, net, vocab, folder)
     load_parameters(folder, net)
@@ -156,8 +145,7 @@ def load_model(folder, ctx):
 
 
 def resume(folder, net, trainer, vocab, verbose=True):
-    """The history saved in `folder`, with the parameters, optimizer state and data order
-    loaded into this run, or None when there is no checkpoint there yet."""
+    """The history of the checkpoint in `folder`, loaded into this run, or None if none yet."""
     if not os.path.isfile(os.path.join(folder, META)):
         return None
     ours = trainer.optimizer  # loading replaces it by the saved one
@@ -170,10 +158,7 @@ def resume(folder, net, trainer, vocab, verbose=True):
 
 
 class Checkpoints(Callback):
-    """A checkpoint into `folder` every `every` epochs and after the last one (the one early
-    stopping ended on too), by the process that writes (rank 0 of a parameter-server job).
-    With `resume`, training first continues from the checkpoint there, if there is one
-    (`verbose`: saying so)."""
+    """A checkpoint every `every` epochs and after the last; `resume`: first continue from one."""
 
     uses_the_optimizer = True
 
@@ -208,9 +193,7 @@ class Checkpoints(Callback):
 
 
 class KeepBest(Callback):
-    """End with the weights of the epoch with the best validation perplexity (`train` keeps
-    `best_epoch`); a copy is taken when it improves, and saved into `folder` (a checkpoint
-    folder of its own) by the process that writes."""
+    """End with the best validation epoch's weights, copied when it comes, saved in `folder`."""
 
     needs_validation = True
 
@@ -222,8 +205,7 @@ class KeepBest(Callback):
         self.uses_the_optimizer = folder is not None  # its checkpoint holds the optimizer
 
     def on_train_begin(self, history):
-        """A resumed run keeps the best weights saved before it (if a better epoch comes, it
-        replaces them)."""
+        """A resumed run keeps the best weights saved before it, until a better epoch."""
         if self.folder and self.run.is_main_process and history.get('best_epoch') and \
                 os.path.isfile(os.path.join(self.folder, META)):
             now = self.copy_weights()
@@ -253,8 +235,7 @@ class KeepBest(Callback):
 
 
 def restore_optimizer_settings(trainer, ours, folder):
-    """After loading a checkpoint's optimizer state: this run's learning rate; refuse
-    another kind of optimizer."""
+    """After loading a checkpoint's optimizer: this run's rate; refuse another optimizer."""
     saved = trainer.optimizer
     if type(saved) is not type(ours):
         raise CheckpointError(f'{folder} holds a checkpoint of another optimizer '

@@ -1,23 +1,6 @@
-"""Per-layer instruments: why a deeper RNN trains differently.
-
-`train(..., callbacks=[Diagnostics()])` (`--diagnostics`) records, per epoch, for each
-hidden layer l = 1..L (and the output layer, where it applies):
-
-- `grad_norm`: the norm of layer l's gradient before clipping, averaged over the steps;
-- `clip_fraction`: the fraction of steps on which clipping fired (one number per epoch);
-- `update_ratio`: ||lr * clipped gradient|| / ||weights|| of layer l (the SGD step's size
-  relative to the weights it changes), averaged over the steps;
-- `saturation`: the fraction of entries of H_t^(l) with |value| > 0.95 (tanh RNN; exactly
-  0 for a ReLU RNN: dead units), or of the sigmoid gates within 0.05 of 0 or 1 (GRU: r, z;
-  LSTM: i, f, o), on the epoch's first batch replayed from a zero state with the weights
-  the epoch ends with (like the validation perplexity, it describes the model after it).
-
-Layers are found by name: 'layer{l}_*' in `DeepRNNScratch`, 'l{l-1}_*' in `DeepRNN`, so
-copied weights give the same figures. The fused kernel returns only the top layer's states,
-so saturation replays the batch layer by layer (`fast_scratch.layer_by_layer`, the scratch
-model's equations) with the model's weights by the section's names. Frozen parameters (h2h_bias,
-b_hh) have no gradient and are left out of every figure.
-"""
+"""Per-layer instruments: why a deeper RNN trains differently. `Diagnostics()` (`--diagnostics`)
+records per epoch each layer's gradient norm, update ratio and saturation, and how often clipping
+fired; what each figure is and how it is measured: docs/diagnostics.md."""
 import re
 
 import mxnet as mx
@@ -35,14 +18,8 @@ KEYS = ('grad_norm', 'clip_fraction', 'update_ratio', 'saturation', 'diag_layers
 TANH_LIMIT, GATE_MARGIN = 0.95, 0.05
 
 
-def layer_names(num_layers):
-    """['layer 1', ..., 'layer L', 'output']: the rows of `grad_norm` and `update_ratio`."""
-    return [f'layer {l}' for l in range(1, num_layers + 1)] + ['output']
-
-
 def layer_of(net):
-    """{Parameter name: 0-based layer (num_layers for the output layer)} for either model:
-    'l0_i2h_weight' or 'layer1_W_xh' -> 0, 'dense_weight' or 'W_hq' -> num_layers."""
+    """{Parameter name: 0-based layer} for either model: 'l0_*', 'layer1_*' -> 0; output: L."""
     named = fused_params(net) if isinstance(net, DeepRNN) else net.section_params()
     owner = {}
     for short, param in named.items():
@@ -62,10 +39,7 @@ def check_optimizer(optimizer):
 
 
 class Diagnostics(Callback):
-    """`train`'s callback for the per-layer figures: after each backward pass, before the
-    clipping, it measures the gradients and the step the clipping and the update will take,
-    accumulates them on the device and, at the end of each epoch, adds them to the history,
-    read once. It measures the SGD step's size."""
+    """The per-layer figures, summed on the device after each backward pass, read once an epoch."""
 
     def bind(self, run):
         check_optimizer(run.optimizer)
@@ -90,7 +64,9 @@ class Diagnostics(Callback):
 
     def on_train_begin(self, history):
         if 'grad_norm' not in history:  # (a resumed history has them already)
-            new_diagnostics(history, self.net.num_layers)
+            layers = [f'layer {l}' for l in range(1, self.net.num_layers + 1)] + ['output']
+            history.update(grad_norm=[], clip_fraction=[], update_ratio=[], saturation=[],
+                           diag_layers=layers)
 
     def on_epoch_begin(self, history):
         self.start_epoch()
@@ -100,9 +76,7 @@ class Diagnostics(Callback):
             self.sample = X
 
     def on_after_backward(self):
-        """Each layer's gradient norm (summed over devices, before clipping), whether the
-        clipping fires, and the size of the step at the trainer's rate (after any decay):
-        ||lr min(1, clip / ||g||) g_l|| / ||w_l||."""
+        """Per layer ||g_l|| before clipping, and ||lr min(1, clip / ||g||) g_l|| / ||w_l||."""
         ctx = self.params[0].list_ctx()[0]
         if self.M.ctx != ctx:  # moved once, to the device the step is measured on
             self.M = self.M.as_in_ctx(ctx)
@@ -117,7 +91,8 @@ class Diagnostics(Callback):
         self.steps += 1
 
     def on_epoch_end(self, history):
-        append_epoch(history, self.end_epoch())
+        for key, value in self.end_epoch().items():
+            history[key].append(value)
         return False
 
     def end_epoch(self):
@@ -138,8 +113,7 @@ def section_weights(net, ctx):
 
 
 def saturation(net, inputs):
-    """Per hidden layer, the fraction of saturated entries on `inputs` (batch_size,
-    num_steps), replayed from a zero state (see the module docstring)."""
+    """Per hidden layer, the saturated fraction on `inputs` (batch_size, num_steps), from zero."""
     ctx = inputs.ctx
     trace = []
     settings = dict(cell=net.cell, activation=net.activation, vocab_size=net.vocab_size,
@@ -162,22 +136,12 @@ def saturated_fraction(values, cell, activation):
     return float(hit.mean())
 
 
-def new_diagnostics(history, num_layers):
-    """Add the empty per-epoch lists to a training history."""
-    history.update(grad_norm=[], clip_fraction=[], update_ratio=[], saturation=[],
-                   diag_layers=layer_names(num_layers))
-
-
-def append_epoch(history, figures):
-    for key, value in figures.items():
-        history[key].append(value)
-
-
 def summarize(history):
-    """The run in a few numbers per layer: mean gradient norm and update ratio over all
-    epochs, the overall clipping fraction, and the last epoch's saturation."""
+    """The run in a few numbers per layer: means over the epochs, the last epoch's saturation."""
     epochs = len(history['grad_norm'])
-    mean = lambda rows: [sum(r[l] for r in rows) / epochs for l in range(len(rows[0]))]  # noqa: E731,E501
+
+    def mean(rows):  # per layer
+        return [sum(column) / epochs for column in zip(*rows)]
     return {'layers': history['diag_layers'],
             'grad_norm': mean(history['grad_norm']),
             'update_ratio': mean(history['update_ratio']),
@@ -186,8 +150,7 @@ def summarize(history):
 
 
 def diagnostics_table(summaries):
-    """Per run ({label: `summarize`'s figures}) and layer: the mean gradient norm and update
-    ratio, the last epoch's saturation, then how often clipping fired. Returns the lines."""
+    """The lines of a table per run ({label: `summarize`'s figures}) and layer, then clipping's."""
     width = max(8, *map(len, summaries))
     lines = [f"{'model':<{width}} {'layer':<8} {'grad norm':>10} {'update/weight':>13} "
              f"{'saturated':>9}"]

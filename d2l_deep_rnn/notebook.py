@@ -1,9 +1,6 @@
-"""The notebooks' helpers (no command imports them): the small-run switch; figures shown as
-PNG (the same with the inline backend for people and with Agg in tests) and a perplexity
-plot redrawn during training; the lines and the table printed under a run, computed from
-its history, so the words hold for any run, the tests' small one included; for the current
-edition's notebook, a timed `d2l.Trainer` fit read back as a history, and which weights a
-fit moved."""
+"""The notebooks' helpers (no command imports them): the small-run switch, figures shown as PNG
+(alike inline and under Agg in tests) and redrawn while training, the lines and table printed
+under a run (from its history, so they hold for any run), and the current edition's timed fit."""
 import io
 import math
 import time
@@ -30,8 +27,7 @@ def figure_png(fig):
 
 
 def show(fig, handle=None):
-    """Display `fig` in the notebook as a PNG, whatever matplotlib's backend; with `handle`
-    (what an earlier call returned), replace that output in place. Returns the handle."""
+    """Display `fig` as a PNG, whatever the backend, in place of `handle`'s; returns the handle."""
     from IPython.display import Image, display
     image = Image(data=figure_png(fig), format='png')
     if handle is None:
@@ -41,12 +37,7 @@ def show(fig, handle=None):
 
 
 class LivePlot:
-    """Perplexity curves that redraw while `train` runs, in one notebook output.
-
-    `train(..., callbacks=[Progress(), live.curve('label')])` adds a run; the figure
-    (`plot_perplexity` of every run added so far) is redrawn after every
-    `num_epochs // updates` epochs and after the last one, not after every epoch.
-    """
+    """Every run's perplexity curves in one output, redrawn `updates` times while `train` runs."""
 
     def __init__(self, num_epochs, updates=10, title=None, show=show):
         check_positive_int('num_epochs', num_epochs)
@@ -103,8 +94,7 @@ def produced_line(ctx, seconds, date=None):
 
 
 def result_line(history, label=None):
-    """The fixed-format line the notebooks print (the book's, plus validation):
-    '[label: ]perplexity 1.05, validation perplexity 9.87, 52,345 tokens/sec on cpu(0)'."""
+    """'[label: ]perplexity 1.05, validation perplexity 9.87, 52,345 tokens/sec on cpu(0)'"""
     line = f"perplexity {history['train_ppl'][-1]:.2f}"
     if history.get('val_ppl'):
         line += f", validation perplexity {history['val_ppl'][-1]:.2f}"
@@ -113,8 +103,7 @@ def result_line(history, label=None):
 
 
 def max_gap(histories):
-    """The largest |difference| between any two runs' perplexities at the same epoch, over
-    training and validation curves: dict(gap, relative, epoch, curve, between=(a, b))."""
+    """The largest |difference| of two runs' training or validation perplexities at one epoch."""
     labels = list(histories)
     best = dict(gap=0.0, relative=0.0, epoch=None, curve=None, between=None)
     for i, a in enumerate(labels):
@@ -131,9 +120,7 @@ def max_gap(histories):
 
 
 def gap_line(histories, tolerance=1e-3):
-    """'largest gap between the curves: 2.1e-05 perplexity (relative 1.2e-06; training,
-    epoch 13, scratch vs Gluon hybridized): they coincide within 0.1%', or '...: they are
-    identical' when every gap is zero. The verdict is the line's one judgement."""
+    """`max_gap` in a line, with its one judgement: the curves coincide within `tolerance`."""
     g = max_gap(histories)
     a, b = g['between']
     if g['gap'] == 0:
@@ -160,9 +147,7 @@ TABLE_COLUMNS = ('parameters', 'epochs', 'best val ppl', 'best epoch', 'seconds 
 
 
 def run_table(histories, params):
-    """A text table, a row per run ({label: history}; `params`: {label: count}), each read
-    from `history.result_row`: the best validation epoch, what it took to get there, where
-    the run ended and its speed. Returns the lines."""
+    """A text table's lines, a row per run ({label: history}; `params`: {label: count})."""
     width = max(len(label) for label in ['run', *histories]) + 2
     lines = ['run'.ljust(width) + '  '.join(TABLE_COLUMNS)]
     for label, h in histories.items():
@@ -178,10 +163,8 @@ def run_table(histories, params):
 # --- the current edition's d2l.Trainer (notebooks/deep-rnn-current-edition) ----------------
 
 def fit(trainer, model, data):
-    """`trainer.fit(model, data)`, d2l's own loop, timed. The progress board records every
-    point as usual but is not drawn during training (`plot_perplexity` of the history draws
-    it once). Returns the run's history, as `train` returns one."""
-    model.board.display = False
+    """`trainer.fit(model, data)`, d2l's own loop, timed; returns a history, as `train` does."""
+    model.board.display = False  # drawn once after, by `plot_perplexity` of the history
     start = time.perf_counter()
     trainer.fit(model, data)
     npx.waitall()
@@ -189,28 +172,24 @@ def fit(trainer, model, data):
 
 
 def board_history(board, trainer, data, seconds):
-    """A d2l `ProgressBoard`'s points as a history: per epoch, the mean of its training points
-    (x in [e-1, e)) and its validation point (x = e); tokens/s over the whole fit, validation
-    included."""
+    """A d2l `ProgressBoard` as a history: per epoch e, its training points in [e-1, e) averaged."""
     epochs = range(1, trainer.max_epochs + 1)
     train = [[p.y for p in board.data['train_ppl'] if math.floor(p.x) + 1 == e] for e in epochs]
-    val = {round(p.x): p.y for p in board.data['val_ppl']}
+    val = {round(p.x): p.y for p in board.data['val_ppl']}  # epoch e's at x = e
     ctx = trainer.gpus[0] if trainer.gpus else npx.cpu()
-    rate = trainer.max_epochs * data.num_train * data.num_steps / seconds
+    rate = trainer.max_epochs * data.num_train * data.num_steps / seconds  # validation included
     return {'train_ppl': [sum(ys) / len(ys) for ys in train], 'val_ppl': [val[e] for e in epochs],
             'tokens_per_sec': [rate] * len(epochs), 'seconds': [seconds / len(epochs)] * len(epochs),
             'epochs': trainer.max_epochs, 'ctx': str(ctx), 'unigram_ppl': data.unigram_perplexity()}
 
 
 def named_arrays(model, prefix=''):
-    """Every weight of a d2l model by name, as NumPy copies: Gluon parameters by their names;
-    plain arrays by attribute path ('rnn.rnns[0].W_xh'), lists included, whether or not d2l's
-    `get_scratch_params` finds them."""
+    """A d2l model's weights as NumPy copies by name, or by path for arrays ('rnn.rnns[0].W_xh')."""
     params = model.collect_params()
     if list(params.keys()):
         return {name: p.data().asnumpy().copy() for name, p in params.items()}
     arrays = {}
-    for attr in dir(model):
+    for attr in dir(model):  # every array, not only those `get_scratch_params` finds
         value = getattr(model, attr, None)
         values = value if isinstance(value, list) else [value]
         for i, v in enumerate(values):
@@ -229,8 +208,7 @@ def moved(before, after):
 
 
 def trained_size(model):
-    """Scalars in what d2l's optimizer and clipping get: `model.parameters()`, plain arrays
-    or Gluon parameters."""
+    """Scalars in `model.parameters()`: what d2l's optimizer and clipping get."""
     params = model.parameters()
     arrays = params if isinstance(params, list) else [p.data() for p in params.values()]
     return sum(a.size for a in arrays)

@@ -7,10 +7,7 @@ from .files import atomic_write
 
 
 def plot_perplexity(histories, path=None, title=None):
-    """One figure: training (solid) and validation (dashed) perplexity per epoch of each
-    model in `histories` ({label: history}), with the unigram level for reference.
-
-    Saves a PNG at `path` when given; returns the matplotlib Figure (inline in notebooks)."""
+    """Training (solid) and validation (dashed) perplexity per epoch, and the unigram level."""
     fig = Figure(figsize=(7, 4.2), dpi=120)
     ax = fig.add_subplot()
     unigram = None
@@ -23,24 +20,13 @@ def plot_perplexity(histories, path=None, title=None):
         unigram = history.get('unigram_ppl', unigram)
     if unigram is not None:
         ax.axhline(unigram, color='gray', linestyle=':', label=f'unigram ({unigram:.1f})')
-    ax.set_xlabel('epoch')
-    ax.set_ylabel('perplexity')
     ax.set_title(title or 'Perplexity per epoch')
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    label_epochs(ax, 'perplexity')
+    return finish(fig, path)
 
 
 def plot_validation(histories, path=None, title=None):
-    """Validation perplexity per epoch of each run in `histories` ({label: history}), a dot
-    at each run's best epoch (its value and epoch in the legend), with the unigram level.
-    The axis stops at 1.5 times the worst run's best, so that the best epochs stand apart
-    (the first epochs, and the unigram level when it is higher, are cut off).
-
-    Saves a PNG at `path` when given; returns the matplotlib Figure."""
+    """Validation perplexity per epoch, a dot at each run's best (in the legend), the unigram."""
     fig = Figure(figsize=(7, 4.2), dpi=120)
     ax = fig.add_subplot()
     unigram, bests = None, []
@@ -53,20 +39,14 @@ def plot_validation(histories, path=None, title=None):
         ax.plot([at], [best], 'o', color=f'C{i}')
         unigram = history.get('unigram_ppl', unigram)
         bests.append(best)
-    top = 1.5 * max(bests)
+    top = 1.5 * max(bests)  # the best epochs stand apart: the first ones are cut off
     if unigram is not None and unigram < top:
         ax.axhline(unigram, color='gray', linestyle=':', label=f'unigram ({unigram:.1f})')
     ax.set_ylim(0.95 * min(bests), top)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel('epoch')
-    ax.set_ylabel('validation perplexity')
     ax.set_title(title or 'Validation perplexity per epoch')
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize='small')
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    label_epochs(ax, 'validation perplexity', fontsize='small')
+    return finish(fig, path)
 
 
 DIAGNOSTIC_PANELS = (  # history key, y label, log scale
@@ -77,10 +57,7 @@ DIAGNOSTIC_PANELS = (  # history key, y label, log scale
 
 
 def plot_diagnostics(histories, path=None, title=None):
-    """One figure, a panel per quantity `Diagnostics()` records, one line per layer (a
-    color each); several models (`{label: history}`) get a line style each.
-
-    Saves a PNG at `path` when given; returns the matplotlib Figure."""
+    """A panel per quantity `Diagnostics()` records, a color per layer, a line style per run."""
     if 'grad_norm' in histories:  # a single history
         histories = {histories.get('model', 'model'): histories}
     fig = Figure(figsize=(10, 6.5), dpi=110)
@@ -103,20 +80,13 @@ def plot_diagnostics(histories, path=None, title=None):
             top = max((y for line in ax.lines for y in line.get_ydata()), default=0)
             ax.set_ylim(0, max(0.05, 1.1 * top))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel('epoch')
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize='small')
+        label_epochs(ax, ylabel, fontsize='small')
     fig.suptitle(title or 'Per-layer diagnostics')
-    fig.tight_layout()
-    if path is not None:
-        save_figure(fig, path)
-    return fig
+    return finish(fig, path)
 
 
 def plot_sweep(rows, path, title):
-    """Validation perplexity (best: solid, final: dashed) and tokens/s against depth, a line
-    per cell and dropout."""
+    """Best and final validation perplexity, and tokens/s, by depth: a line per cell, dropout."""
     fig = Figure(figsize=(10, 4), dpi=120)
     ppl_ax, speed_ax = fig.subplots(1, 2)
     lines = dict.fromkeys((r['cell'], r.get('dropout', 0)) for r in rows)
@@ -137,13 +107,11 @@ def plot_sweep(rows, path, title):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, path)
+    finish(fig, path)
 
 
 def plot_tokens_per_sec(rates, title=None):
-    """A bar chart of training speed ({label: tokens per second}), each bar labelled with
-    its value and its speed relative to the first bar."""
+    """Bars of tokens per second ({label: rate}), labelled with their speed against the first."""
     fig = Figure(figsize=(6, 3.4), dpi=120)
     ax = fig.add_subplot()
     labels, values = list(rates), list(rates.values())
@@ -156,10 +124,20 @@ def plot_tokens_per_sec(rates, title=None):
     ax.set_ylabel('tokens per second')
     ax.set_title(title or 'Training speed')
     ax.grid(axis='y', alpha=0.3)
+    return finish(fig)
+
+
+def label_epochs(ax, ylabel, **legend):
+    """The axes of a per-epoch plot: epochs on x, `ylabel` on y, a light grid, the legend."""
+    ax.set_xlabel('epoch')
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(**legend)
+
+
+def finish(fig, path=None):
+    """Lay `fig` out and, given `path`, write it as a PNG (atomically: never half-written)."""
     fig.tight_layout()
+    if path is not None:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))
     return fig
-
-
-def save_figure(fig, path):
-    """Write `fig` as a PNG through `atomic_write`, so `path` is never half-written."""
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format='png'))

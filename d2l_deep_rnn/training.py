@@ -1,12 +1,6 @@
 """The book's `train_ch8` for either model: SGD, clipping of the global gradient norm,
-perplexity per epoch, and tokens per second.
-
-Changed from the book, without changing what is computed: the loss is summed on the
-device and read once per epoch (the book reads it after every batch, which stalls
-MXNet's asynchronous engine), and the clipping's norm and scale stay on the device
-(`gluon.utils.clip_global_norm` fails on numpy-interface arrays in MXNet 1.9.1, and reads
-the norm on the host). Each step is the book's three: backward, `grad_clipping`, update.
-"""
+perplexity per epoch, and tokens per second. Its arguments, and what differs from the book
+(not what is computed): docs/package.md."""
 import math
 import os
 import time
@@ -39,15 +33,10 @@ def as_ctx_list(ctx):
 
 
 def grad_clipping(params, theta, ctx):
-    """The book's `grad_clipping`: g <- g * min(1, theta / ||g||), the norm taken over all
-    parameters' gradients together, on the device (no host sync).
-
-    With several contexts the gradients must already be summed across them (as
-    `Trainer.allreduce_grads` leaves them): the norm is taken on the first and every copy is
-    scaled alike. Frozen parameters (see `gluon_model.freeze`) are left out: the norm is the
-    section's parameters'. Returns the norm before clipping (a device scalar)."""
+    """The book's g <- g * min(1, theta / ||g||) on the device; returns ||g|| (a device scalar)."""
     ctxs = as_ctx_list(ctx)
-    params = [p for p in params if not is_frozen(p)]
+    params = [p for p in params if not is_frozen(p)]  # the norm is the section's parameters'
+    # every device holds the summed gradients (allreduce_grads): the norm of the first copy
     norm = np.sqrt(sum_squares([p.grad(ctxs[0]) for p in params]).sum())
     scale = np.minimum(1.0, theta / (norm + 1e-12))
     for c in ctxs:
@@ -60,16 +49,7 @@ def grad_clipping(params, theta, ctx):
 
 def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, *, clip=1.0,
                 callbacks=Callback()):
-    """One pass over `train_iter` as the book's `train_epoch_ch8`; returns (perplexity,
-    tokens). Each step: backward, sum the devices' gradients, clip them, update.
-
-    With several contexts each batch's rows are split across them (row i keeps its hidden
-    state on its device from batch to batch), each device's loss is divided by the whole
-    batch's token count, and the Trainer sums the gradients before clipping and updating:
-    the same step one device takes on the whole batch (a parameter-server worker's
-    `train_iter` and Trainer do the same across workers: `distributed`). `callbacks` (one
-    `Callback` or a `CallbackList`) see each batch's first device's rows (`on_batch_begin`)
-    and the summed gradients before clipping (`on_after_backward`)."""
+    """The book's `train_epoch_ch8`, a batch's rows split across `ctx`: (perplexity, tokens)."""
     ctxs, params = as_ctx_list(ctx), list(net.collect_params().values())
     states, total_loss, num_tokens = None, 0.0, 0
     for X, Y in train_iter:
@@ -96,11 +76,10 @@ def train_epoch(net, train_iter, loss, trainer, ctx, use_random_iter, *, clip=1.
 
 
 def make_trainer(net, lr, worker=SINGLE_PROCESS, optimizer='sgd'):
-    """SGD (or Adam: `optim`) through a Gluon Trainer, which sums the gradients of several
-    devices, or of a parameter server's workers (`distributed`); with `dist_async` the
-    servers take plain steps on each worker's clipped gradient as it comes."""
+    """SGD or Adam (`optim`) in a Gluon Trainer, which sums the devices' or workers' gradients."""
     check_choice('optimizer', optimizer, OPTIMIZERS)
     params = list(net.collect_params().values())  # a list keeps this order (a dict: sorted)
+    # dist_async: the servers take plain steps on each worker's clipped gradient as it comes
     step = (server_optimizer if worker.asynchronous else make_optimizer)(optimizer, lr)
     # frozen biases by index too: servers updating on the kvstore (dist_async) get a copy of
     # the optimizer without the parameters' own lr_mult
@@ -124,29 +103,7 @@ def evaluate_perplexity(net, data_iter, ctx):
 
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=False, *,
           clip=1.0, val_iter=None, seed=None, optimizer='sgd', callbacks=None):
-    """Train `net` (a `DeepRNN` or `DeepRNNScratch`) as the book's `train_ch8`; returns the
-    history: per epoch `train_ppl`, `val_ppl`, `tokens_per_sec`, `seconds`; with `val_iter`,
-    `best_val_ppl`, `best_epoch` and `unigram_ppl` (a model that ignores context: about 17).
-
-    The first seven parameters are `train_ch8`'s, in its order (its `device` is `ctx`), so
-    the book's call runs unchanged. `ctx` is one device, a list of them (data parallel:
-    Gluon sums their gradients), or `distributed.join(kvstore, ctx)`, this process as one
-    worker of a parameter-server job (same seed, data and settings in every worker).
-    The rest are keyword-only:
-
-    clip: the threshold of the global gradient norm (the book's 1).
-    val_iter: held-out batches, whose perplexity is measured after every epoch.
-    seed: seeds every generator first (`factory.set_seed`), for a reproducible run.
-    optimizer: 'sgd' (the book's) or 'adam', after the same clipping (`optim`).
-    callbacks: the extras (`callbacks.Callback` instances, or one), run in this order;
-        default: [Progress()], the book's progress lines. `callbacks_for(config, ...)`
-        builds them from a `Config`.
-
-    What describes the model stays with it: `train` compiles its graph (`net.hybridize()`)
-    unless `net.hybridize(False)` asked for steps one by one, and the run's name in the
-    history and the progress lines is `net.label` if the model has one (the main job names
-    its two 'scratch' and 'gluon'), else the class name.
-    """
+    """As the book's `train_ch8`, its arguments first; the rest and the history: docs/package.md."""
     worker, ctx = (ctx, ctx.ctx) if isinstance(ctx, Worker) else (SINGLE_PROCESS, ctx)
     ctx = ctx if ctx is not None else d2l.try_gpu()
     check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip)
@@ -188,9 +145,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
 
 
 def check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip):
-    """Refuse, before anything trains (UsageError): a bad learning rate, epoch count (0 only
-    initializes the model and places it on `ctx`) or clipping threshold, a device MXNet does
-    not have, a model whose output layer is not the vocabulary's size."""
+    """Refuse, before anything trains (UsageError), arguments `train` cannot use."""
     check_positive_number('lr', lr)
     check_positive_int('num_epochs', num_epochs, allow_zero=True)  # 0: initialize, place
     check_positive_number('clip', clip)
@@ -203,9 +158,7 @@ def check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip):
 
 
 def check_callbacks(callbacks, validation, asynchronous=False):
-    """Refuse extras this run cannot serve (UsageError), before anything is trained or
-    written: without `validation`, those that follow it; `asynchronous` (dist_async), those
-    that save or set the optimizer, which the servers keep; anything but a `Callback`."""
+    """Refuse extras this run cannot serve (UsageError), before anything is trained or written."""
     for callback in callbacks:
         check_callback(callback)
     if not validation and any(c.needs_validation for c in callbacks):
@@ -218,8 +171,7 @@ def check_callbacks(callbacks, validation, asynchronous=False):
 
 
 def check_callback(callback):
-    """Refuse what is not a `Callback` instance (UsageError), saying what to write instead:
-    a class is called, a function is wrapped in `OnEpoch`."""
+    """Refuse what is not a `Callback` instance (UsageError), saying what to write instead."""
     if isinstance(callback, Callback):
         return
     if isinstance(callback, type) and issubclass(callback, Callback):
@@ -232,8 +184,7 @@ def check_callback(callback):
 
 
 def train_config(net, train_iter, vocab, config, ctx, **options):
-    """`train` with a `Config`'s settings: lr, epochs, random sampling, clip, seed and
-    optimizer; `options` are `train`'s other keywords (`val_iter`, `callbacks`, ...)."""
+    """`train` with a `Config`'s settings; `options` are `train`'s other keywords (`val_iter`)."""
     check_config(config)
     return train(net, train_iter, vocab, config.lr, config.num_epochs, ctx,
                  config.use_random_iter, clip=config.clip, seed=config.seed,
@@ -242,10 +193,7 @@ def train_config(net, train_iter, vocab, config, ctx, **options):
 
 def callbacks_for(config, *, diagnostics=False, save_dir=None, save_every=10, resume=False,
                   verbose=True, log_every=None):
-    """The callbacks for a `Config` (its lr_decay, patience, keep_best) and the run's own
-    extras, in the order they run: what adds to the history, the checkpoint (of the history
-    they updated; before `KeepBest`, which puts the best weights back at the end), then what
-    shows. `resume`: first continue from the checkpoint in `save_dir`, if there is one."""
+    """A `Config`'s callbacks and the run's extras, in the order they must run (docs/package.md)."""
     check_config(config)
     callbacks = [Diagnostics()] if diagnostics else []
     if config.lr_decay != 1:
