@@ -103,7 +103,14 @@ def evaluate_perplexity(net, data_iter, ctx):
 
 def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=False, *,
           clip=1.0, val_iter=None, seed=None, optimizer='sgd', callbacks=None):
-    """As the book's `train_ch8`, its arguments first; the rest and the history: docs/package.md."""
+    """Train `net` as the book's `train_ch8` (its arguments, in its order); returns the history.
+
+    ctx: a device, a list of them (data parallel), or `distributed.join(kvstore, ctx)`.
+    clip: the gradient norm's threshold; val_iter: held-out batches, measured every epoch;
+    seed: seeds every generator first; optimizer: 'sgd' or 'adam', after the same clipping;
+    callbacks: `Callback` instances, run in order (default: [Progress()]). More, and the
+    history's keys: docs/package.md.
+    """
     worker, ctx = (ctx, ctx.ctx) if isinstance(ctx, Worker) else (SINGLE_PROCESS, ctx)
     ctx = ctx if ctx is not None else d2l.try_gpu()
     check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip)
