@@ -36,9 +36,18 @@ from .scratch_model import DeepRNNScratch  # noqa: E402
 from .convert import copy_params  # noqa: E402
 from .training import train  # noqa: E402
 from .generate import predict  # noqa: E402
-from .current_edition import DeepRNNLM, StackedRNN, StackedRNNScratch, TimeMachine  # noqa: E402
 
 __all__ = ['Config', 'UsageError', 'TextError', 'load_data_time_machine', 'load_data_splits',
            'load_data_text', 'DeepRNN',
            'DeepRNNScratch', 'copy_params', 'train', 'predict',
            'StackedRNNScratch', 'StackedRNN', 'DeepRNNLM', 'TimeMachine']
+
+CURRENT_EDITION = ('StackedRNNScratch', 'StackedRNN', 'DeepRNNLM', 'TimeMachine')
+
+
+def __getattr__(name):
+    """The current edition's classes load d2l (0.6 s) on first use, not with every command."""
+    if name in CURRENT_EDITION:
+        from . import current_edition
+        return getattr(current_edition, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

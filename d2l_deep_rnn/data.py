@@ -11,7 +11,6 @@ import urllib.error
 import urllib.request
 
 import numpy as onp
-from d2l import mxnet as d2l
 from mxnet import np
 
 from .config import CHARS, UsageError, check_choice, check_config, check_positive_int, check_switch
@@ -20,7 +19,7 @@ from .texts import read_code_points, to_token_ids
 
 FILENAME = 'timemachine.txt'
 SHA1 = '090b5e7e70c295757f55df93cb0a180b9691891a'
-URL = d2l.DATA_URL + FILENAME
+URL = 'http://d2l-data.s3-accelerate.amazonaws.com/' + FILENAME  # d2l.DATA_URL's
 ENV_VAR = 'D2L_DEEP_RNN_DATA'
 TIME_MACHINE = 'timemachine'  # among texts: the section's corpus, found and checked as above
 

@@ -45,6 +45,11 @@ def describe_machine(ctx, cpuinfo='/proc/cpuinfo', gpu_name=gpu_model):
     return f'{ctx}: {where}; MXNet {mx.__version__}, Python {platform.python_version()}'
 
 
+def default_ctx():
+    """A GPU if MXNet sees one, else the CPU: d2l's `try_gpu()`, without importing d2l."""
+    return mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()
+
+
 def check_ctx(ctx, name='ctx'):
     """Refuse in one line a non-context or a GPU MXNet does not see (MXNet: a C++ trace, later)."""
     for c in ctx if isinstance(ctx, (list, tuple)) else [ctx]:

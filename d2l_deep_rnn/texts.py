@@ -7,7 +7,6 @@ import os
 import stat
 
 import numpy as onp
-from d2l import mxnet as d2l
 
 from .config import UsageError
 
@@ -116,6 +115,7 @@ def check_vocab_size(count, what):
 
 def vocab_from_tokens(idx_to_token):
     """A `d2l.Vocab` with exactly these tokens in this order (as saved in a checkpoint)."""
+    from d2l import mxnet as d2l  # here, not at import: d2l costs a command 0.6 s to start
     vocab = d2l.Vocab()
     vocab.idx_to_token = list(idx_to_token)
     vocab.token_to_idx = {token: idx for idx, token in enumerate(vocab.idx_to_token)}

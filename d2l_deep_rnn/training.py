@@ -5,7 +5,6 @@ import math
 import os
 import time
 
-from d2l import mxnet as d2l
 from mxnet import autograd, gluon, np
 
 from .callbacks import Callback, CallbackList, DecayOnPlateau, EarlyStopping, Progress, Run
@@ -16,7 +15,7 @@ from .diagnostics import Diagnostics
 from .distributed import SINGLE_PROCESS, Worker
 from .factory import ensure_initialized, set_seed
 from .history import new_history, record_epoch
-from .machine import check_ctx
+from .machine import check_ctx, default_ctx
 from .metrics import perplexity, sum_squares
 # ClippedSGD here too: checkpoints of earlier versions pickled it as training.ClippedSGD
 from .optim import ClippedSGD, make_optimizer, server_optimizer  # noqa: F401
@@ -112,7 +111,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     history's keys: docs/package.md.
     """
     worker, ctx = (ctx, ctx.ctx) if isinstance(ctx, Worker) else (SINGLE_PROCESS, ctx)
-    ctx = ctx if ctx is not None else d2l.try_gpu()
+    ctx = ctx if ctx is not None else default_ctx()
     check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip)
     if isinstance(callbacks, Callback):  # one alone
         callbacks = [callbacks]

@@ -382,3 +382,8 @@ def test_a_text_too_short_is_refused_naming_it(tmp_path, case):
         load_data_text([str(path)], *args, val_tokens=val_tokens,
                        max_tokens=1000 if case == 'max_tokens' else -1)
     assert str(e.value) == message
+
+
+def test_the_corpus_url_is_the_books():
+    from d2l import mxnet as d2l
+    assert data.URL == d2l.DATA_URL + 'timemachine.txt'

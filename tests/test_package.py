@@ -97,3 +97,15 @@ def test_the_wheel_installs_and_trains_from_any_folder(wheel, tmp_path, data_dir
             ours['models'][model]['history']['train_ppl']
         assert installed['models'][model]['history']['val_ppl'] == \
             ours['models'][model]['history']['val_ppl']
+
+
+def test_the_commands_start_without_d2l_and_the_current_edition_loads_it(repo):
+    """d2l (pandas, pyplot, IPython: 0.6 s) is not imported by the package or its commands;
+    the current edition's classes, which subclass d2l's, import it on first use."""
+    code = ('import sys, d2l_deep_rnn.commands\n'
+            'print("d2l" in sys.modules, "matplotlib.pyplot" in sys.modules)\n'
+            'from d2l_deep_rnn import DeepRNNLM\n'
+            'from d2l import mxnet as d2l\n'
+            'print(issubclass(DeepRNNLM, d2l.Module))\n')
+    out = run(sys.executable, '-c', code, cwd=repo)
+    assert out.stdout.split() == ['False', 'False', 'True']

@@ -14,6 +14,7 @@ import mxnet as mx
 
 from ..config import Config, UsageError
 from ..files import new_temporary
+from ..machine import default_ctx
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -55,7 +56,7 @@ def parse_ctx(text):
             raise UsageError(f'--ctx {text} names a device twice; list each once')
         return ctxs
     if text == 'auto':
-        return mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()
+        return default_ctx()
     kind, _, index = text.partition(':')
     if kind not in ('cpu', 'gpu') or (index and not index.isdigit()):
         raise UsageError(f"--ctx must be auto, cpu, gpu, cpu:N or gpu:N; got {text!r}")
