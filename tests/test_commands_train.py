@@ -151,7 +151,7 @@ def test_unwritable_output_folder(tmp_path, data_args, run_cli):
 def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, data_args, run_cli, repo):
     import signal
     import time
-    args = [*TINY, '--epochs', '40', '--save-every', '1', *data_args]
+    args = [*TINY, '--epochs', '16', '--save-every', '1', *data_args]
     whole = run_cli(*args, '--out', str(tmp_path / 'whole'), '--save', str(tmp_path / 'ck1'))
     assert whole.returncode == 0, whole.stderr
     # the same run, killed (SIGKILL: no clean-up) once the scratch model has saved epoch 3
@@ -170,7 +170,7 @@ def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, data_args, run_c
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL
     saved = json.loads(meta.read_text())['epoch']  # readable after the kill
-    assert 3 <= saved < 40
+    assert 3 <= saved < 16
     resumed = run_cli(*args, '--out', str(tmp_path / 'cut'), '--resume', str(cut))
     assert resumed.returncode == 0, resumed.stderr
     a = json.loads((tmp_path / 'whole' / 'summary.json').read_text())['models']
@@ -182,7 +182,7 @@ def test_kill_and_resume_ends_as_an_uninterrupted_run(tmp_path, data_args, run_c
     # and generation from the checkpoint: greedy is deterministic, sampling follows the seed
     greedy = run_cli('generate', '--from', str(cut), '--num-chars', '30')
     assert greedy.returncode == 0, greedy.stderr
-    text = greedy.stdout.strip()
+    text = greedy.stdout.rstrip('\n')  # a model of 16 tiny epochs may end in spaces
     assert text.startswith('time traveller') and len(text) == len('time traveller') + 30
     assert text == a['gluon']['sample'][:len(text)]  # the main job's own greedy sample
     sampled = [run_cli('generate', '--from', str(cut / 'scratch'), '--prefix', 'the',
