@@ -152,10 +152,14 @@ def check_positive_int(name, value, allow_zero=False):
         raise UsageError(f'{name} must be {kind} integer, got {value!r}')
 
 
+def is_number(value):
+    """A real number, and not a bool (True would pass as 1)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_positive_number(name, value, hint=''):
     """Raise `UsageError` unless `value` is a finite real number > 0 (`hint`: what to give)."""
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not 0 < value < float('inf')):
+    if not is_number(value) or not 0 < value < float('inf'):
         raise UsageError(f'{name} must be a positive number{hint}, got {value!r}')
 
 
@@ -171,14 +175,13 @@ def check_seed(seed, name='seed'):
 
 def check_lr_decay(factor):
     """Refuse a learning-rate decay factor that is not a finite number >= 1 (UsageError)."""
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) \
-            or not 1 <= factor < float('inf'):
+    if not is_number(factor) or not 1 <= factor < float('inf'):
         raise UsageError(f'lr_decay must be a number >= 1 (1: no decay), got {factor!r}')
 
 
 def check_dropout(p, name='dropout'):
     """Refuse a dropout probability outside [0, 1) (UsageError)."""
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
+    if not is_number(p) or not 0 <= p < 1:
         raise UsageError(f'{name} must be a number in [0, 1), got {p!r}')
 
 

@@ -1,11 +1,10 @@
 """Text generation: the book's `predict_ch8`, greedy by default, sampled with a temperature."""
-import numbers
 import re
 
 import numpy as onp
 from mxnet import np, npx
 
-from .config import UsageError, check_positive_int, check_seed
+from .config import UsageError, check_positive_int, check_seed, is_number
 from .machine import check_ctx
 from .params import is_initialized, net_ctx
 
@@ -74,8 +73,7 @@ def generate(prefix, num_preds, net, vocab, ctx=None, temperature=0.0, seed=None
         raise UsageError(f'prefix must be a string such as "time traveller", got {prefix!r}')
     check_positive_int('num_preds', num_preds, allow_zero=True)
     text = clean_prefix(prefix, vocab)
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-            or not 0 <= temperature < float('inf'):
+    if not is_number(temperature) or not 0 <= temperature < float('inf'):
         raise UsageError(f'temperature must be a number >= 0 (0: the most likely character '
                          f'each step), got {temperature!r}')
     if seed is not None:

@@ -50,9 +50,14 @@ def default_ctx():
     return mx.gpu(0) if mx.context.num_gpus() > 0 else mx.cpu()
 
 
+def as_ctx_list(ctx):
+    """One context or several (data parallel) -> a list of contexts."""
+    return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
+
+
 def check_ctx(ctx, name='ctx'):
     """Refuse in one line a non-context or a GPU MXNet does not see (MXNet: a C++ trace, later)."""
-    for c in ctx if isinstance(ctx, (list, tuple)) else [ctx]:
+    for c in as_ctx_list(ctx):
         if not isinstance(c, mx.Context):
             raise UsageError(f'{name} must be an MXNet context such as mx.cpu() or mx.gpu(0), '
                              f'or a list of them; got {c!r}')

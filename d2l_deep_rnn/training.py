@@ -15,7 +15,7 @@ from .diagnostics import Diagnostics
 from .distributed import SINGLE_PROCESS, Worker
 from .factory import ensure_initialized, set_seed
 from .history import new_history, record_epoch
-from .machine import check_ctx, default_ctx
+from .machine import as_ctx_list, check_ctx, default_ctx
 from .metrics import perplexity, sum_squares
 # ClippedSGD here too: checkpoints of earlier versions pickled it as training.ClippedSGD
 from .optim import ClippedSGD, make_optimizer, server_optimizer  # noqa: F401
@@ -24,11 +24,6 @@ from .params import is_frozen
 
 class TrainingDiverged(UsageError):
     """The loss became NaN or infinite."""
-
-
-def as_ctx_list(ctx):
-    """One context or several (data parallel) -> a list of contexts."""
-    return list(ctx) if isinstance(ctx, (list, tuple)) else [ctx]
 
 
 def grad_clipping(params, theta, ctx):

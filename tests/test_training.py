@@ -5,6 +5,7 @@ from d2l_deep_rnn import (Config, DeepRNN, DeepRNNScratch, copy_params, load_dat
                           train)
 from d2l_deep_rnn.callbacks import Progress
 from d2l_deep_rnn.factory import set_seed
+from d2l_deep_rnn.machine import as_ctx_list
 from d2l_deep_rnn.params import is_frozen
 from d2l_deep_rnn.training import TrainingDiverged, callbacks_for, evaluate_perplexity
 
@@ -220,7 +221,7 @@ def test_training_off_the_default_context_equals_training_on_it(Model, devices, 
         assert onp.array(history[key]) == pytest.approx(onp.array(expected[key]), rel=1e-5)
     assert_same_weights(net, ref)  # the best epoch's, on every device
     on_devices(net, devices)
-    first = training.as_ctx_list(devices)[0]
+    first = as_ctx_list(devices)[0]
     assert evaluate_perplexity(net, val_iter, first) == \
         pytest.approx(expected['best_val_ppl'], rel=1e-6)
     # a second train() starts from the trained weights, not new ones (0 epochs: just that)

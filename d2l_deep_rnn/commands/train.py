@@ -15,6 +15,7 @@ from ..distributed import KVSTORES, end_without_shutdown, join
 from ..factory import build_models
 from ..files import atomic_write_bytes
 from ..generate import default_prefix, predict
+from ..machine import as_ctx_list
 from ..history import result_row
 from ..plots import plot_diagnostics, plot_perplexity
 from ..training import callbacks_for, check_callbacks, train_config
@@ -90,8 +91,7 @@ def train_models(config, ctx, out, data_dir=None, verbose=True, save=None, save_
         net.label = name  # the run's name in the progress lines and the history
         history = train_config(net, train_iter, vocab, config, device, val_iter=val_iter,
                                callbacks=extras(name))
-        first = ctx[0] if isinstance(ctx, list) else ctx
-        sample = predict(default_prefix(vocab), 50, net, vocab, first)
+        sample = predict(default_prefix(vocab), 50, net, vocab, as_ctx_list(ctx)[0])
         results[name] = {**result_row(history), 'sample': sample, 'history': history}
         if diagnostics:
             results[name]['diagnostics'] = summarize_diagnostics(history)
