@@ -5,6 +5,7 @@ process's speed besides its code, and the epoch timer.
 It imports only the standard library and NumPy, never mxnet or the d2l_deep_rnn package:
 `torch_peer.py` imports it, and must train as a PyTorch user's program would.
 """
+import ctypes
 import json
 import os
 import time
@@ -44,3 +45,15 @@ def timed_epochs(run_epoch, epochs):
         ppl.append(run_epoch())
         seconds.append(time.perf_counter() - start)
     return seconds, ppl
+
+
+def thread_cap(lib):
+    """The most OpenMP threads an MXNet operator may use (None if this build hides the getter);
+    `lib` is MXNet's loaded library, `mxnet.base._LIB`."""
+    try:
+        get = lib._ZN5mxnet6engine6OpenMP3GetEv
+    except AttributeError:
+        return None
+    get.restype, get.argtypes = ctypes.c_void_p, []
+    # the singleton engine::OpenMP (src/engine/openmp.h) holds a bool, then this int
+    return ctypes.c_int.from_address(get() + 4).value

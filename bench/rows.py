@@ -21,11 +21,10 @@ from d2l_deep_rnn.factory import build_model, set_seed
 from d2l_deep_rnn.gluon_model import DeepRNN
 from d2l_deep_rnn.scratch_model import DeepRNNScratch
 from d2l_deep_rnn.texts import vocab_from_tokens
-from d2l_deep_rnn.threads import thread_cap
 from d2l_deep_rnn.training import train_config
 
 from book_d2l import import_book
-from harness import load_batches, process_facts, timed_epochs, write_result
+from harness import load_batches, process_facts, thread_cap, timed_epochs, write_result
 
 BOOK_ROW, TORCH_ROW, NOTEBOOK_ROW, BOUND_ROW = 'a', 'f', 'i', 'j'
 

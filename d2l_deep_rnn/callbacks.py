@@ -106,16 +106,11 @@ class DecayOnPlateau(Callback):
 
     def on_epoch_begin(self, history):
         rate = self.run.trainer.learning_rate
-        if history['lr']:  # the rate after the last epoch's verdict
-            val = history['val_ppl']
-            rate = history['lr'][-1] / (self.factor if not improved(val) else 1)
+        if history['lr']:  # the rate after the last epoch's verdict: was it the best so far?
+            improved = history['best_epoch'] == history['epochs']
+            rate = history['lr'][-1] / (1 if improved else self.factor)
         self.run.trainer.set_learning_rate(rate)
         history['lr'].append(rate)
-
-
-def improved(val):
-    """True if the last validation perplexity is below every one before it."""
-    return len(val) < 2 or val[-1] < min(val[:-1])
 
 
 class EarlyStopping(Callback):
@@ -128,8 +123,7 @@ class EarlyStopping(Callback):
         self.patience = patience
 
     def on_epoch_end(self, history):
-        val = history['val_ppl']
-        return history['epochs'] - (val.index(min(val)) + 1) >= self.patience
+        return history['epochs'] - history['best_epoch'] >= self.patience
 
 
 class Progress(Callback):

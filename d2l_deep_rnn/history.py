@@ -4,8 +4,6 @@ Keys: `model` (the label), `ctx`, `epochs`; per epoch `train_ppl`, `val_ppl`, `t
 `seconds`; `best_val_ppl`, `best_epoch`; `unigram_ppl` (a model ignoring context); `texts`;
 `worker` (rank, workers) under a parameter server; `stopped_early`; instruments' own keys.
 """
-import math
-
 from .config import UsageError
 from .data import unigram_perplexity
 from .distributed import SINGLE_PROCESS
@@ -32,18 +30,16 @@ def record_epoch(history, epoch, ppl, tokens_per_sec, seconds, val_ppl=None):
     history['seconds'].append(seconds)
     if val_ppl is not None:
         history['val_ppl'].append(val_ppl)
-        if val_ppl < history.get('best_val_ppl', math.inf):
-            history.update(best_val_ppl=val_ppl, best_epoch=epoch)
+        history['best_val_ppl'], history['best_epoch'] = best_epoch(history)
     history['epochs'] = epoch
 
 
 def best_epoch(history):
-    """(best validation perplexity, its epoch, seconds up to its end): the first of equals."""
+    """(the best validation perplexity, its epoch): the first of equals. Read by every caller."""
     val = history['val_ppl']
     if not val:
         raise UsageError('the history has no validation perplexity; train with val_iter')
-    at = val.index(min(val)) + 1
-    return min(val), at, sum(history['seconds'][:at])
+    return min(val), val.index(min(val)) + 1
 
 
 def tokens_per_sec(history):
@@ -58,7 +54,8 @@ def tokens_per_sec(history):
 
 def result_row(history):
     """The run in one row, as the main job's summary and the sweep's table give it."""
-    best, at, to_best = best_epoch(history) if history['val_ppl'] else (None, None, None)
+    best, at = best_epoch(history) if history['val_ppl'] else (None, None)
+    to_best = sum(history['seconds'][:at]) if at else None
     return {'epochs': history['epochs'], 'train_ppl': history['train_ppl'][-1],
             'val_ppl': history['val_ppl'][-1] if history['val_ppl'] else None,
             'best_val_ppl': best, 'best_epoch': at, 'best_seconds': to_best,

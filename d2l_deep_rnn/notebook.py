@@ -10,7 +10,7 @@ from mxnet import np, npx
 
 from .callbacks import Callback
 from .config import UsageError, check_positive_int
-from .history import result_row, tokens_per_sec
+from .history import best_epoch, result_row, tokens_per_sec
 from .machine import describe_machine
 from .plots import plot_perplexity
 
@@ -139,7 +139,7 @@ def run_label(num_layers, dropout=0):
 
 def best_run(histories):
     """The key of the run with the lowest validation perplexity (the first, in a tie)."""
-    return min(histories, key=lambda key: min(histories[key]['val_ppl']))
+    return min(histories, key=lambda key: best_epoch(histories[key])[0])
 
 
 TABLE_COLUMNS = ('parameters', 'epochs', 'best val ppl', 'best epoch', 'seconds to best',

@@ -4,6 +4,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .files import atomic_write
+from .history import best_epoch
 
 
 def plot_perplexity(histories, path=None, title=None):
@@ -31,9 +32,7 @@ def plot_validation(histories, path=None, title=None):
     ax = fig.add_subplot()
     unigram, bests = None, []
     for i, (label, history) in enumerate(histories.items()):
-        val = history['val_ppl']
-        best = min(val)
-        at = val.index(best) + 1
+        val, (best, at) = history['val_ppl'], best_epoch(history)
         ax.plot(range(1, len(val) + 1), val, '-', color=f'C{i}',
                 label=f'{label} (best {best:.2f}, epoch {at})')
         ax.plot([at], [best], 'o', color=f'C{i}')

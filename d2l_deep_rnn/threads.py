@@ -2,7 +2,6 @@
 the user chose (why, with measurements: docs/traps.md, "Threads"). Nothing here imports MXNet:
 `__init__` calls `set_environment` first.
 """
-import ctypes
 import os
 import sys
 import warnings
@@ -21,17 +20,6 @@ def set_environment():
     os.environ.setdefault('OMP_NUM_THREADS', str(num_cores()))
     if 'OMP_WAIT_POLICY' not in os.environ:
         os.environ.setdefault('GOMP_SPINCOUNT', SPIN_COUNT)
-
-
-def thread_cap(lib):
-    """The most OpenMP threads an MXNet operator may use (None if this build hides the getter)."""
-    try:
-        get = lib._ZN5mxnet6engine6OpenMP3GetEv
-    except AttributeError:
-        return None
-    get.restype, get.argtypes = ctypes.c_void_p, []
-    # the singleton engine::OpenMP (src/engine/openmp.h) holds a bool, then this int
-    return ctypes.c_int.from_address(get() + 4).value
 
 
 def warn_if_too_late():
