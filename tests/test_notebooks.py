@@ -258,3 +258,14 @@ def test_current_edition_notebook_runs_small_and_reports(executed):
     assert any(line.startswith('LSTM / GRU: ') for line in lines)
     samples = [line for line in lines if re.fullmatch(r'[^:]+: it has[a-z ]{20}', line)]
     assert [s.split(':')[0] for s in samples] == EDITION_LABELS
+
+
+@pytest.mark.parametrize('name', NAMES + [EDITION])
+def test_no_cell_shows_a_display_handle(executed, name):
+    """A figure is shown, not the handle `show` returns (the cell ends in ';'): in the small
+    run, and in the committed outputs of the full-size run."""
+    with open(os.path.join(NOTEBOOKS, f'{name}.ipynb'), encoding='utf-8') as f:
+        committed = nbformat.read(f, as_version=4)
+    for nb in (executed(name), committed):
+        results = [o for o in outputs(nb) if o.output_type == 'execute_result']
+        assert not [o for o in results if 'DisplayHandle' in o['data'].get('text/plain', '')]
