@@ -121,7 +121,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     trainer = make_trainer(net, lr, worker, optimizer)
     callbacks.bind(Run(net, trainer, vocab, num_epochs, clip, optimizer, worker.rank == 0))
-    label = getattr(net, 'label', type(net).__name__)
+    label = getattr(net, 'label', None)  # None or unset: the class name; else as a string
+    label = type(net).__name__ if label is None else str(label)
     history = callbacks.resumed_history() or \
         new_history(label, ctx, train_iter, val_iter, vocab, worker)
     callbacks.on_train_begin(history)

@@ -275,6 +275,9 @@ def test_the_model_says_whether_train_compiles_it_and_names_the_run(small_splits
         assert (compiled.compiled, stepwise.compiled) == (True, False)
     assert compiled._schedule.hybrid and not stepwise._schedule.hybrid  # the scratch model's
     assert DeepRNN(len(vocab), 8, 1, 'rnn')._active is False  # Gluon's flag, untouched
+    for label, name in ((None, 'DeepRNNScratch'), (2, '2')):  # Progress prints either
+        compiled.label = label
+        assert train(compiled, train_iter, vocab, 1.0, 1, mx.cpu())['model'] == name
 
 
 
