@@ -49,6 +49,8 @@ def find_corpus(data_dir=None, url=URL, cache=None):
 def named_corpus(data_dir=None):
     """The corpus in the folder `data_dir` or $D2L_DEEP_RNN_DATA names (None if neither does)."""
     if data_dir is not None:
+        if not isinstance(data_dir, (str, os.PathLike)):
+            raise CorpusError(f'data_dir must be the path of a folder (a str), got {data_dir!r}')
         folder, name, other = data_dir, '--data-dir, data_dir=', \
             f'leave --data-dir out to use ${ENV_VAR} or the cache'
     elif os.environ.get(ENV_VAR):  # an empty variable counts as unset

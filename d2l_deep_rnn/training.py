@@ -107,7 +107,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     """
     worker, ctx = (ctx, ctx.ctx) if isinstance(ctx, Worker) else (SINGLE_PROCESS, ctx)
     ctx = ctx if ctx is not None else default_ctx()
-    check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip)
+    check_train_args(net, train_iter, vocab, lr, num_epochs, ctx, use_random_iter, clip,
+                     val_iter)
     if isinstance(callbacks, Callback):  # one alone
         callbacks = [callbacks]
     callbacks = [Progress()] if callbacks is None else list(callbacks)
@@ -129,7 +130,8 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     for epoch in range(history['epochs'] + 1, num_epochs + 1):
         callbacks.on_epoch_begin(history)
         start = time.perf_counter()
-        ppl, num_tokens = train_epoch(net, worker.batches(train_iter), loss, trainer, ctx,
+        ppl, num_tokens = train_epoch(net, worker.batches(batches(train_iter, 'train_iter')),
+                                      loss, trainer, ctx,
                                       use_random_iter, clip=clip, callbacks=callbacks)
         ppl, num_tokens = worker.epoch(ppl, num_tokens)  # over every worker's rows
         seconds = time.perf_counter() - start
@@ -137,7 +139,7 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
             raise TrainingDiverged(f'the training loss became {ppl} in epoch {epoch}; '
                                    f'lower the learning rate (now {trainer.learning_rate})')
         val_ppl = None if val_iter is None else \
-            evaluate_perplexity(net, val_iter, as_ctx_list(ctx)[0])
+            evaluate_perplexity(net, batches(val_iter, 'val_iter'), as_ctx_list(ctx)[0])
         record_epoch(history, epoch, ppl, num_tokens / seconds, seconds, val_ppl)
         if callbacks.on_epoch_end(history):
             history['stopped_early'] = epoch
@@ -146,8 +148,17 @@ def train(net, train_iter, vocab, lr, num_epochs, ctx=None, use_random_iter=Fals
     return history
 
 
-def check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip):
+def check_train_args(net, train_iter, vocab, lr, num_epochs, ctx, use_random_iter, clip,
+                     val_iter=None):
     """Refuse, before anything trains (UsageError), arguments `train` cannot use."""
+    if not (isinstance(net, gluon.Block) and hasattr(net, 'begin_state')):
+        raise UsageError(f'net must be a model with begin_state, such as DeepRNN(len(vocab), '
+                         f'256, 2) or DeepRNNScratch(...); got {net!r}')
+    for name, data in (('train_iter', train_iter), ('val_iter', val_iter)):
+        if (data is not None or name == 'train_iter') and (
+                isinstance(data, (str, bytes)) or not hasattr(data, '__iter__')):
+            raise UsageError(f'{name} must be batches (X, Y) to iterate over, such as '
+                             f'load_data_splits(32, 35) gives; got {data!r}')
     check_positive_number('lr', lr)
     check_positive_int('num_epochs', num_epochs, allow_zero=True)  # 0: initialize, place
     check_positive_number('clip', clip)
@@ -157,6 +168,16 @@ def check_train_args(net, vocab, lr, num_epochs, ctx, use_random_iter, clip):
     if vocab_size is not None and vocab is not None and vocab_size != len(vocab):
         raise UsageError(f'the model was built for {vocab_size} tokens but the vocabulary has '
                          f'{len(vocab)}; build it with len(vocab) as its vocab_size')
+
+
+def batches(data_iter, name):
+    """`data_iter`'s (X, Y) batches, each checked: two token arrays (batch_size, num_steps)."""
+    for batch in data_iter:
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2 and
+                all(isinstance(a, np.ndarray) and a.ndim == 2 for a in batch)):
+            raise UsageError(f'{name} must yield (X, Y) pairs of MXNet arrays of token ids, '
+                             f'(batch_size, num_steps) each; got {str(batch)[:60]!r}')
+        yield batch
 
 
 def check_callbacks(callbacks, validation, asynchronous=False):
