@@ -88,9 +88,7 @@ class DeepRNNLM(d2l.RNNLMScratch):
 
     def forward(self, X, state=None):
         """Logits (batch, num_steps, vocab), batch-major as d2l's loss flattens them; X: tokens."""
-        if state is None:
-            state = self.net.begin_state(X.shape[0], ctx=X.ctx)
-        Y, _ = self.net(X, state)  # (num_steps * batch_size, vocab_size), time-major
+        Y, _ = self.net(X, state)  # (num_steps * batch_size, vocab_size), time-major; None: zeros
         return Y.reshape(X.shape[1], X.shape[0], -1).swapaxes(0, 1)
 
     def parameters(self):

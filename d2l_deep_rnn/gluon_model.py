@@ -78,6 +78,12 @@ class DeepRNN(nn.HybridBlock):
         for l in range(num_layers):
             freeze(getattr(self.rnn, f'l{l}_h2h_bias'))  # i2h_bias is b_h: docs/differences.md
 
+    def forward(self, inputs, state=None):
+        """`Y, state = net(X, state)`; without a state, zeros (as d2l 1.0.3's models start)."""
+        if state is None:
+            state = self.begin_state(inputs.shape[0], ctx=inputs.ctx)
+        return super().forward(inputs, state)
+
     def hybrid_forward(self, F, inputs, state):
         X = F.npx.one_hot(inputs.T, self.vocab_size)  # (num_steps, batch_size, vocab_size)
         Y, state = self.rnn(X, state)  # Y: (num_steps, batch_size, num_hiddens), layer L only

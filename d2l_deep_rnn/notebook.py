@@ -178,8 +178,9 @@ def board_history(board, trainer, data, seconds):
     val = {round(p.x): p.y for p in board.data['val_ppl']}  # epoch e's at x = e
     ctx = trainer.gpus[0] if trainer.gpus else npx.cpu()
     rate = trainer.max_epochs * data.num_train * data.num_steps / seconds  # validation included
+    n = len(epochs)
     return {'train_ppl': [sum(ys) / len(ys) for ys in train], 'val_ppl': [val[e] for e in epochs],
-            'tokens_per_sec': [rate] * len(epochs), 'seconds': [seconds / len(epochs)] * len(epochs),
+            'tokens_per_sec': [rate] * n, 'seconds': [seconds / n] * n,
             'epochs': trainer.max_epochs, 'ctx': str(ctx), 'unigram_ppl': data.unigram_perplexity()}
 
 

@@ -125,8 +125,10 @@ class DeepRNNScratch(nn.Block):
             self.W_hq = self.params.get('W_hq', shape=(num_hiddens, vocab_size), init=WEIGHT_INIT)
             self.b_q = self.params.get('b_q', shape=(vocab_size,), init='zeros')
 
-    def forward(self, inputs, state):
-        """Y (T*n, V) by `forward_layers` (`fast`) or `forward_steps`; `state` enters as values."""
+    def forward(self, inputs, state=None):
+        """Y (T*n, V) by `forward_layers` (`fast`) or `forward_steps`; no state: zeros."""
+        if state is None:
+            state = self.begin_state(inputs.shape[0], ctx=inputs.ctx)
         # cut from its earlier graph unless given attach_grad(): the book's loop drops
         # s.detach(), and our np.stack node would outlive backward (docs/differences.md)
         state = [s if s.grad is not None else s.detach() for s in state]

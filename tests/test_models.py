@@ -172,6 +172,18 @@ def test_begin_state_shapes(cell, num_states):
         assert all(s.shape == (3, 5, H) and float(np.abs(s).sum()) == 0 for s in state)
 
 
+@pytest.mark.parametrize('hybridize', [False, True])
+def test_without_a_state_both_models_start_from_zeros(hybridize):
+    """`net(X)`, as d2l 1.0.3's models are called, is `net(X, net.begin_state(...))`."""
+    for net in (DeepRNN(V, H, 2, 'lstm'), DeepRNNScratch(V, H, 2, 'lstm')):
+        net.initialize(mx.init.Normal(0.1))
+        net.hybridize(hybridize)
+        X = np.array(onp.random.RandomState(0).randint(0, V, (BATCH, STEPS)), dtype='int32')
+        (Y, state), (Y0, state0) = net(X), net(X, net.begin_state(BATCH, ctx=mx.cpu()))
+        assert float(np.abs(Y - Y0).max()) == 0 and Y.shape == (STEPS * BATCH, V)
+        assert all(float(np.abs(s - s0).max()) == 0 for s, s0 in zip(state, state0))
+
+
 @pytest.mark.parametrize('cell', ['rnn', 'gru', 'lstm'])
 def test_section_parameters_and_shapes(cell):
     L, g = 3, len(GATES[cell])
